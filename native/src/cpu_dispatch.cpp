@@ -1,0 +1,118 @@
+/*
+ * cpu_dispatch.cpp — the extern "C" CPU entry points: validate, pick the ISA build once, run,
+ * and turn the kernels' non-finite masks into statuses. Also the thread-count and Philox
+ * known-answer helpers.
+ */
+#include "internal.h"
+#include "kernel_math.h"
+
+#include <atomic>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace editr1 {
+
+#define EDITR1_DECLARE_CPU_NS(ns)                                 \
+    namespace ns {                                                \
+    uint32_t flow_step(const editr1_flow_step_params& p);         \
+    uint32_t noise(const editr1_noise_params& p);                 \
+    uint32_t nft_loss(const editr1_nft_loss_params& p);           \
+    uint32_t logit_score(const editr1_logit_score_params& p);     \
+    }
+EDITR1_DECLARE_CPU_NS(cpu_base)
+#ifdef EDITR1_HAVE_CPU_AVX2
+EDITR1_DECLARE_CPU_NS(cpu_avx2)
+#endif
+
+namespace {
+std::atomic<int> g_threads{0};
+}
+
+int cpu_threads() {
+    int n = g_threads.load(std::memory_order_relaxed);
+#ifdef _OPENMP
+    return n > 0 ? n : omp_get_max_threads();
+#else
+    return n > 0 ? n : 1;
+#endif
+}
+
+namespace {
+
+/* the processor runs the x86-64-v3 build (AVX2, FMA, F16C, BMI2) */
+bool use_avx2() {
+#ifdef EDITR1_HAVE_CPU_AVX2
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                            __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+    return yes;
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+#ifdef EDITR1_HAVE_CPU_AVX2
+#define EDITR1_CPU_CALL(fn, p) (use_avx2() ? cpu_avx2::fn(p) : cpu_base::fn(p))
+#else
+#define EDITR1_CPU_CALL(fn, p) cpu_base::fn(p)
+#endif
+
+}  // namespace editr1
+
+using namespace editr1;
+
+extern "C" {
+
+int editr1_flow_step_cpu(const editr1_flow_step_params* p) {
+    const char* entry = "editr1_flow_step_cpu";
+    if (int s = validate_flow_step(p, entry)) return s;
+    uint32_t mask = EDITR1_CPU_CALL(flow_step, *p);
+    if (p->nonfinite) *p->nonfinite = mask;
+    return nonfinite_status(entry, mask, kFlowNonfiniteNames, kFlowNonfiniteCount);
+}
+
+int editr1_noise_cpu(const editr1_noise_params* p) {
+    const char* entry = "editr1_noise_cpu";
+    if (int s = validate_noise(p, entry)) return s;
+    uint32_t mask = EDITR1_CPU_CALL(noise, *p);
+    if (p->nonfinite) *p->nonfinite = mask;
+    return nonfinite_status(entry, mask, kNoiseNonfiniteNames, kNoiseNonfiniteCount);
+}
+
+int editr1_nft_loss_cpu(const editr1_nft_loss_params* p) {
+    const char* entry = "editr1_nft_loss_cpu";
+    if (int s = validate_nft_loss(p, entry)) return s;
+    uint32_t mask = EDITR1_CPU_CALL(nft_loss, *p);
+    if (p->nonfinite) *p->nonfinite = mask;
+    return nonfinite_status(entry, mask, kNftNonfiniteNames, kNftNonfiniteCount);
+}
+
+int editr1_logit_score_cpu(const editr1_logit_score_params* p) {
+    const char* entry = "editr1_logit_score_cpu";
+    if (int s = validate_logit_score(p, entry)) return s;
+    uint32_t mask = EDITR1_CPU_CALL(logit_score, *p);
+    if (p->nonfinite) *p->nonfinite = mask;
+    return nonfinite_status(entry, mask, kScoreNonfiniteNames, kScoreNonfiniteCount);
+}
+
+int editr1_cpu_threads(void) { return cpu_threads(); }
+
+void editr1_set_cpu_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+
+const char* editr1_cpu_isa(void) { return use_avx2() ? "x86-64-v3 (AVX2)" : "x86-64 (baseline)"; }
+
+void editr1_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
+    u32x4 c{{counter[0], counter[1], counter[2], counter[3]}};
+    u32x4 r = philox4x32_10(c, key[0], key[1]);
+    for (int i = 0; i < 4; ++i) out[i] = r.v[i];
+}
+
+void editr1_box_muller4(const uint32_t bits[4], float out[4]) {
+    u32x4 b{{bits[0], bits[1], bits[2], bits[3]}};
+    box_muller4(b, out);
+}
+
+}  // extern "C"

@@ -1,0 +1,469 @@
+/*
+ * cpu_kernels.cpp — the CPU path of editr1's kernels.
+ *
+ * Compiled twice (CMake): once for baseline x86-64 and once for x86-64-v3 (AVX2), each into its
+ * own namespace (EDITR1_CPU_NS); cpu_dispatch.cpp validates the arguments and picks the widest
+ * build the processor runs. Work is split into (row, chunk) items of a fixed size and spread
+ * over the OpenMP pool that libtorch also uses; per-row sums are kept per item and added in item
+ * order, so results do not depend on the thread count. Loops are written so GCC vectorizes them
+ * (no calls to libm in hot loops, branch-free finiteness checks).
+ *
+ * Compiled with -ffp-contract=off: the Philox/Box–Muller normals must match the CUDA path bit
+ * for bit (see kernel_math.h).
+ */
+#include "internal.h"
+#include "kernel_math.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <vector>
+
+#ifndef EDITR1_CPU_NS
+#error "EDITR1_CPU_NS must name the ISA namespace"
+#endif
+
+namespace editr1 {
+namespace EDITR1_CPU_NS {
+
+namespace {
+
+/* Elements per work item. A multiple of 4 (one Philox block) so that items start on a block. */
+constexpr int64_t kChunk = 4096;
+
+/* exp(x) for x <= 0 without libm, so the logit-score loop vectorizes: 2^(x·log2 e) with the
+   integer part in the exponent bits and a degree-6 polynomial on [−0.5, 0.5] (rel. err ~2e-7). */
+inline float exp_nonpos(float x) {
+    const float log2e = 1.44269504088896341f;
+    float y = x * log2e;
+    y = y < -126.0f ? -126.0f : y;            // also maps −∞ to −126; the caller zeroes those
+    float n = floorf(y + 0.5f);
+    float f = y - n;                          // [−0.5, 0.5]
+    float p = 1.5403530393381606e-4f;
+    p = p * f + 1.3333558146428443e-3f;
+    p = p * f + 9.6181291076284772e-3f;
+    p = p * f + 5.5504108664821580e-2f;
+    p = p * f + 2.4022650695910071e-1f;
+    p = p * f + 6.9314718055994531e-1f;
+    p = p * f + 1.0f;
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, 4);
+    return x < -87.0f ? 0.0f : p * scale;
+}
+
+/* Normals for elements [e0, e0 + n) of a row, in order. */
+void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_t n, float* out) {
+    int64_t e = e0, end = e0 + n;
+    float blk[4];
+    while (e < end) {
+        uint64_t q = (uint64_t)e >> 2;
+        noise4(seed, row, stream, q, blk);
+        int64_t lane0 = e & 3;
+        int64_t take = 4 - lane0 < end - e ? 4 - lane0 : end - e;
+        for (int64_t j = 0; j < take; ++j) out[e - e0 + j] = blk[lane0 + j];
+        e += take;
+    }
+}
+
+template <typename T>
+inline bool stored_finite(float v) {
+    return is_finite(to_float(from_float<T>(v)));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Flow step                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+template <typename T>
+uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_t b, int64_t e0, int64_t n,
+                   float* vbuf, float* nbuf, double* sq_out) {
+    const int64_t base = b * p.row_len + e0;
+    const T* x = (const T*)p.x + base;
+    const T* vc = (const T*)p.v_cond + base;
+    const T* vu = p.v_uncond ? (const T*)p.v_uncond + base : nullptr;
+    const T* m1 = p.x0_prev ? (const T*)p.x0_prev + base : nullptr;
+    const T* xi = p.noise ? (const T*)p.noise + base : nullptr;
+    const T* xg = p.x_given ? (const T*)p.x_given + base : nullptr;
+    T* xo = p.x_out ? (T*)p.x_out + base : nullptr;
+    T* x0o = p.x0_out ? (T*)p.x0_out + base : nullptr;
+    int bad_vc = 0, bad_vu = 0, bad_x = 0, bad_m1 = 0, bad_xi = 0, bad_xg = 0, bad_out = 0;
+
+    // 1. guided velocity (and the per-token rescale) into vbuf
+    if (vu) {
+        const float w = k.guidance;
+        for (int64_t i = 0; i < n; ++i) {
+            float c = to_float(vc[i]), u = to_float(vu[i]);
+            bad_vc |= !is_finite(c);
+            bad_vu |= !is_finite(u);
+            vbuf[i] = u + w * (c - u);
+        }
+        if (p.rescale_channels > 0) {
+            const int64_t C = p.rescale_channels;
+            for (int64_t t0 = 0; t0 < n; t0 += C) {
+                float nc = 0.0f, nv = 0.0f;
+                for (int64_t j = 0; j < C; ++j) {
+                    float c = to_float(vc[t0 + j]);
+                    nc += c * c;
+                    nv += vbuf[t0 + j] * vbuf[t0 + j];
+                }
+                // a zero guided vector has no direction to rescale: leave it
+                float s = nv > 0.0f ? sqrtf(nc / nv) : 1.0f;
+                for (int64_t j = 0; j < C; ++j) vbuf[t0 + j] *= s;
+            }
+        }
+    } else {
+        for (int64_t i = 0; i < n; ++i) {
+            float c = to_float(vc[i]);
+            bad_vc |= !is_finite(c);
+            vbuf[i] = c;
+        }
+    }
+
+    // 2. the noise, when drawn here
+    const bool stochastic = k.c_noise != 0.0f && !xg;
+    if (stochastic && !xi) fill_noise(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, e0, n, nbuf);
+
+    // 3. x̂0, μ, x' and the log-prob's squared residuals
+    double sq = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        float xv = to_float(x[i]);
+        bad_x |= !is_finite(xv);
+        float mv = 0.0f;
+        if (m1) {
+            mv = to_float(m1[i]);
+            bad_m1 |= !is_finite(mv);
+        }
+        float mean, x0h;
+        flow_mean(k, xv, vbuf[i], mv, mean, x0h);
+        float xn = mean;
+        if (xg) {
+            xn = to_float(xg[i]);
+            bad_xg |= !is_finite(xn);
+        } else if (stochastic) {
+            float z = xi ? to_float(xi[i]) : nbuf[i];
+            bad_xi |= !is_finite(z);
+            xn = mean + k.c_noise * z;
+        }
+        float d = xn - mean;
+        sq += (double)(d * d);
+        if (xo) {
+            T o = from_float<T>(xn);
+            bad_out |= !is_finite(to_float(o));
+            xo[i] = o;
+        }
+        if (x0o) {
+            T o = from_float<T>(x0h);
+            bad_out |= !is_finite(to_float(o));
+            x0o[i] = o;
+        }
+    }
+    *sq_out = sq;
+    return (bad_x ? EDITR1_FLOW_NF_X : 0u) | (bad_vc ? EDITR1_FLOW_NF_V_COND : 0u) |
+           (bad_vu ? EDITR1_FLOW_NF_V_UNCOND : 0u) | (bad_m1 ? EDITR1_FLOW_NF_X0_PREV : 0u) |
+           (bad_xi ? EDITR1_FLOW_NF_NOISE : 0u) | (bad_xg ? EDITR1_FLOW_NF_X_GIVEN : 0u) |
+           (bad_out ? EDITR1_FLOW_NF_OUTPUT : 0u);
+}
+
+template <typename T>
+uint32_t flow_step_t(const editr1_flow_step_params& p) {
+    const FlowCoeffs k{p.guidance, p.sigma, p.c_x, p.c_v, p.c_x0, p.x0_prev ? p.c_prev_x0 : 0.0f, p.c_noise};
+    // items hold whole tokens when rescaling, whole Philox blocks otherwise
+    const int64_t C = p.rescale_channels;
+    const int64_t chunk = C > 0 ? C * (kChunk / C > 0 ? kChunk / C : 1) : kChunk;
+    const int64_t chunks = ceil_div(p.row_len, chunk);
+    const int64_t items = p.rows * chunks;
+    std::vector<double> sq((size_t)items, 0.0);
+    uint32_t mask = 0;
+#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask)
+    {
+        std::vector<float> vbuf((size_t)chunk), nbuf((size_t)chunk);
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; ++it) {
+            const int64_t b = it / chunks, e0 = (it % chunks) * chunk;
+            const int64_t n = e0 + chunk <= p.row_len ? chunk : p.row_len - e0;
+            mask |= flow_item<T>(p, k, b, e0, n, vbuf.data(), nbuf.data(), &sq[(size_t)it]);
+        }
+    }
+    if (p.log_prob) {
+        const double cn = (double)p.c_noise;
+        const double lognorm = log(cn) + 0.5 * log(2.0 * M_PI);
+        for (int64_t b = 0; b < p.rows; ++b) {
+            double s = 0.0;
+            for (int64_t c = 0; c < chunks; ++c) s += sq[(size_t)(b * chunks + c)];
+            p.log_prob[b] = (float)(-s / (2.0 * cn * cn * (double)p.row_len) - lognorm);
+        }
+    }
+    return mask;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Noise and the forward process                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+template <typename T>
+uint32_t noise_t(const editr1_noise_params& p) {
+    const int64_t chunks = ceil_div(p.row_len, kChunk);
+    const int64_t items = p.rows * chunks;
+    uint32_t mask = 0;
+    if (p.x0) {
+        for (int64_t b = 0; b < p.rows; ++b) {
+            float t = p.t[b];
+            if (!(t >= 0.0f && t <= 1.0f)) mask |= EDITR1_NOISE_NF_T;
+        }
+        if (mask) return mask;
+    }
+#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask)
+    {
+        std::vector<float> nbuf((size_t)kChunk);
+#pragma omp for schedule(static)
+        for (int64_t it = 0; it < items; ++it) {
+            const int64_t b = it / chunks, e0 = (it % chunks) * kChunk;
+            const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
+            const int64_t base = b * p.row_len + e0;
+            float* z = nbuf.data();
+            fill_noise(p.seed, p.row_offset + (uint64_t)b, p.stream, e0, n, z);
+            T* out = (T*)p.out + base;
+            if (!p.x0) {
+                for (int64_t i = 0; i < n; ++i) out[i] = from_float<T>(z[i]);
+                continue;
+            }
+            const T* x0 = (const T*)p.x0 + base;
+            T* eps = p.eps_out ? (T*)p.eps_out + base : nullptr;
+            const float t = p.t[b], s = 1.0f - t;
+            int bad = 0;
+            for (int64_t i = 0; i < n; ++i) {
+                float x = to_float(x0[i]);
+                bad |= !is_finite(x);
+                out[i] = from_float<T>(s * x + t * z[i]);
+            }
+            if (eps)
+                for (int64_t i = 0; i < n; ++i) eps[i] = from_float<T>(z[i]);
+            if (bad) mask |= EDITR1_NOISE_NF_X0;
+        }
+    }
+    return mask;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* DiffusionNFT loss                                                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+struct NftPointers {
+    const void *x0, *target, *vth, *vold, *vref;
+};
+
+/* Pass 1 over one item: the row sums; the velocity form also writes its gradient here. */
+template <typename T>
+uint32_t nft_pass1(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, double* sums,
+                   float gpos, float gneg, float gkl) {
+    const T* x0 = (const T*)p.x0 + base;
+    const T* tg = (const T*)p.target + base;
+    const T* vth = (const T*)p.v_theta + base;
+    const T* vold = (const T*)p.v_old + base;
+    const T* vref = p.v_ref ? (const T*)p.v_ref + base : nullptr;
+    T* grad = (q.velocity && p.grad) ? (T*)p.grad + base : nullptr;
+    double ap = 0, an = 0, sp = 0, sn = 0, sk = 0;
+    int b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        float a = to_float(x0[i]), g = to_float(tg[i]), th = to_float(vth[i]), o = to_float(vold[i]);
+        b0 |= !is_finite(a);
+        b1 |= !is_finite(g);
+        b2 |= !is_finite(th);
+        b3 |= !is_finite(o);
+        float dp, dn;
+        nft_errors(q, a, g, th, o, dp, dn);
+        ap += (double)fabsf(dp);
+        an += (double)fabsf(dn);
+        sp += (double)(dp * dp);
+        sn += (double)(dn * dn);
+        float dk = 0.0f;
+        if (vref) {
+            float rf = to_float(vref[i]);
+            b4 |= !is_finite(rf);
+            dk = th - rf;
+            sk += (double)(dk * dk);
+        }
+        if (grad) grad[i] = from_float<T>(gpos * dp + gneg * dn + gkl * dk);
+    }
+    sums[NFT_ABS_POS] = ap;
+    sums[NFT_ABS_NEG] = an;
+    sums[NFT_SQ_POS] = sp;
+    sums[NFT_SQ_NEG] = sn;
+    sums[NFT_SQ_KL] = sk;
+    return (b0 ? EDITR1_NFT_NF_X0 : 0u) | (b1 ? EDITR1_NFT_NF_TARGET : 0u) | (b2 ? EDITR1_NFT_NF_V_THETA : 0u) |
+           (b3 ? EDITR1_NFT_NF_V_OLD : 0u) | (b4 ? EDITR1_NFT_NF_V_REF : 0u);
+}
+
+/* Pass 2 (x0 form): the element-wise gradient with the row's weights fixed. */
+template <typename T>
+void nft_pass2(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, float gpos, float gneg,
+               float gkl) {
+    const T* x0 = (const T*)p.x0 + base;
+    const T* tg = (const T*)p.target + base;
+    const T* vth = (const T*)p.v_theta + base;
+    const T* vold = (const T*)p.v_old + base;
+    const T* vref = p.v_ref ? (const T*)p.v_ref + base : nullptr;
+    T* grad = (T*)p.grad + base;
+    for (int64_t i = 0; i < n; ++i) {
+        float th = to_float(vth[i]);
+        float dp, dn;
+        nft_errors(q, to_float(x0[i]), to_float(tg[i]), th, to_float(vold[i]), dp, dn);
+        float dk = vref ? th - to_float(vref[i]) : 0.0f;
+        grad[i] = from_float<T>(gpos * dp + gneg * dn + gkl * dk);
+    }
+}
+
+template <typename T>
+uint32_t nft_loss_t(const editr1_nft_loss_params& p) {
+    const bool velocity = p.form == EDITR1_NFT_VELOCITY;
+    uint32_t mask = 0;
+    double sum_valid = 0.0;
+    for (int64_t b = 0; b < p.rows; ++b) {
+        float t = p.t[b], r = p.r[b], v = p.valid[b];
+        if (!(t >= 0.0f && t <= 1.0f) || (velocity && p.target_is_xt && t == 0.0f)) mask |= EDITR1_NFT_NF_T;
+        if (!(r >= 0.0f && r <= 1.0f)) mask |= EDITR1_NFT_NF_R;
+        if (!(v == 0.0f || v == 1.0f)) mask |= EDITR1_NFT_NF_VALID;
+        sum_valid += (double)v;
+    }
+    if (mask) return mask;
+
+    const int64_t chunks = ceil_div(p.row_len, kChunk);
+    const int64_t items = p.rows * chunks;
+    std::vector<double> sums((size_t)items * NFT_NSUMS);
+    std::vector<NftRowOut> rows((size_t)p.rows);
+    // the velocity form's gradient coefficients do not depend on the sums: known before pass 1
+    if (velocity) {
+        double zero[NFT_NSUMS] = {0, 0, 0, 0, 0};
+        for (int64_t b = 0; b < p.rows; ++b)
+            rows[(size_t)b] = nft_row_finish(zero, p.row_len, p.t[b], p.r[b], p.valid[b], sum_valid, p.beta, p.c,
+                                             p.lambda, p.floor, true, p.v_ref != nullptr);
+    }
+#pragma omp parallel for num_threads(cpu_threads()) schedule(static) reduction(| : mask)
+    for (int64_t it = 0; it < items; ++it) {
+        const int64_t b = it / chunks, e0 = (it % chunks) * kChunk;
+        const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
+        const NftRow q{p.t[b], p.r[b], (float)p.beta, p.target_is_xt != 0, velocity};
+        const NftRowOut& ro = rows[(size_t)b];
+        mask |= nft_pass1<T>(p, q, b * p.row_len + e0, n, &sums[(size_t)it * NFT_NSUMS], ro.g_pos, ro.g_neg,
+                             ro.g_kl);
+    }
+    if (mask) return mask;
+
+    double loss_ell = 0.0, loss_kl = 0.0;
+    for (int64_t b = 0; b < p.rows; ++b) {
+        double s[NFT_NSUMS] = {0, 0, 0, 0, 0};
+        for (int64_t c = 0; c < chunks; ++c)
+            for (int j = 0; j < NFT_NSUMS; ++j) s[j] += sums[(size_t)(b * chunks + c) * NFT_NSUMS + j];
+        NftRowOut ro = nft_row_finish(s, p.row_len, p.t[b], p.r[b], p.valid[b], sum_valid, p.beta, p.c, p.lambda,
+                                      p.floor, velocity, p.v_ref != nullptr);
+        if (!velocity) rows[(size_t)b] = ro;
+        if (p.ell) p.ell[b] = (float)ro.ell;
+        if (p.kl) p.kl[b] = (float)ro.kl;
+        loss_ell += (double)p.valid[b] * ro.ell;
+        loss_kl += (double)p.valid[b] * ro.kl;
+    }
+    *p.loss = sum_valid > 0.0 ? (float)((loss_ell + p.lambda * loss_kl) / sum_valid) : 0.0f;
+
+    if (!velocity && p.grad) {
+#pragma omp parallel for num_threads(cpu_threads()) schedule(static)
+        for (int64_t it = 0; it < items; ++it) {
+            const int64_t b = it / chunks, e0 = (it % chunks) * kChunk;
+            const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
+            const NftRow q{p.t[b], p.r[b], (float)p.beta, p.target_is_xt != 0, false};
+            const NftRowOut& ro = rows[(size_t)b];
+            nft_pass2<T>(p, q, b * p.row_len + e0, n, ro.g_pos, ro.g_neg, ro.g_kl);
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Logit score                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+constexpr int64_t kScoreSplit = 16384;  // 64 KB of f32: the second pass over a split hits L1/L2
+
+/* (max, Σ exp(x − max)) of one split, two passes over cache-resident data; flags NaN/+Inf. */
+template <typename T>
+SoftmaxAcc score_split(const T* x, int64_t n, int& bad) {
+    float m = -INFINITY;
+    int b = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        float v = to_float(x[i]);
+        b |= (v != v) | (v == INFINITY);
+        m = v > m ? v : m;
+    }
+    bad |= b;
+    SoftmaxAcc acc{m, 0.0f};
+    if (m == -INFINITY || b) return acc;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        float v = to_float(x[i]);
+        s += v == -INFINITY ? 0.0f : exp_nonpos(v - m);
+    }
+    acc.s = s;
+    return acc;
+}
+
+template <typename T>
+uint32_t logit_score_t(const editr1_logit_score_params& p) {
+    const int64_t splits = ceil_div(p.vocab, kScoreSplit);
+    const int64_t items = p.rows * splits;
+    std::vector<SoftmaxAcc> part((size_t)items);
+    int bad = 0;
+#pragma omp parallel for num_threads(cpu_threads()) schedule(static) reduction(| : bad)
+    for (int64_t it = 0; it < items; ++it) {
+        const int64_t b = it / splits, v0 = (it % splits) * kScoreSplit;
+        const int64_t n = v0 + kScoreSplit <= p.vocab ? kScoreSplit : p.vocab - v0;
+        part[(size_t)it] = score_split<T>((const T*)p.logits + b * p.row_stride + v0, n, bad);
+    }
+    if (bad) return EDITR1_SCORE_NF_LOGITS;
+    const int K = p.num_tokens;
+    for (int64_t b = 0; b < p.rows; ++b) {
+        SoftmaxAcc all{-INFINITY, 0.0f};
+        for (int64_t s = 0; s < splits; ++s) all = softmax_merge(all, part[(size_t)(b * splits + s)]);
+        float kl[EDITR1_MAX_SCORE_TOKENS];
+        const T* row = (const T*)p.logits + b * p.row_stride;
+        for (int k = 0; k < K; ++k) kl[k] = to_float(row[p.token_ids[k]]);
+        score_row_finish(all, kl, p.values, K, p.mode, p.score ? p.score + b : nullptr,
+                         p.probs ? p.probs + b * K : nullptr, p.mass ? p.mass + b : nullptr);
+    }
+    return 0;
+}
+
+}  // namespace
+
+/* Entry points for cpu_dispatch.cpp: arguments already validated; return the non-finite mask. */
+uint32_t flow_step(const editr1_flow_step_params& p) {
+    switch (p.dtype) {
+        case EDITR1_BF16: return flow_step_t<bf16>(p);
+        case EDITR1_F16: return flow_step_t<f16>(p);
+        default: return flow_step_t<float>(p);
+    }
+}
+uint32_t noise(const editr1_noise_params& p) {
+    switch (p.dtype) {
+        case EDITR1_BF16: return noise_t<bf16>(p);
+        case EDITR1_F16: return noise_t<f16>(p);
+        default: return noise_t<float>(p);
+    }
+}
+uint32_t nft_loss(const editr1_nft_loss_params& p) {
+    switch (p.dtype) {
+        case EDITR1_BF16: return nft_loss_t<bf16>(p);
+        case EDITR1_F16: return nft_loss_t<f16>(p);
+        default: return nft_loss_t<float>(p);
+    }
+}
+uint32_t logit_score(const editr1_logit_score_params& p) {
+    switch (p.dtype) {
+        case EDITR1_BF16: return logit_score_t<bf16>(p);
+        case EDITR1_F16: return logit_score_t<f16>(p);
+        default: return logit_score_t<float>(p);
+    }
+}
+
+}  // namespace EDITR1_CPU_NS
+}  // namespace editr1

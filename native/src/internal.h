@@ -1,0 +1,62 @@
+/*
+ * internal.h — what the CPU and CUDA launchers share besides the per-element math:
+ * argument validation (one function per kernel, used by both paths before any work), the
+ * thread-local error message, and the fixed partitions of rows into chunks.
+ */
+#ifndef EDITR1_INTERNAL_H
+#define EDITR1_INTERNAL_H
+
+#include "editr1.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace editr1 {
+
+/** Records a formatted message for editr1_last_error() and returns status. */
+int fail(int status, const char* fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/** Clears the thread's last error; returns EDITR1_OK. */
+int ok();
+
+/** Full argument validation of each kernel's params (both backends). Returns a status. */
+int validate_flow_step(const editr1_flow_step_params* p, const char* entry);
+int validate_noise(const editr1_noise_params* p, const char* entry);
+int validate_nft_loss(const editr1_nft_loss_params* p, const char* entry);
+int validate_logit_score(const editr1_logit_score_params* p, const char* entry);
+
+/** EDITR1_ERR_NONFINITE with the names of the set bits, or EDITR1_OK when mask is 0. */
+int nonfinite_status(const char* entry, uint32_t mask, const char* const* names, int nnames);
+
+extern const char* const kFlowNonfiniteNames[];
+extern const int kFlowNonfiniteCount;
+extern const char* const kNoiseNonfiniteNames[];
+extern const int kNoiseNonfiniteCount;
+extern const char* const kNftNonfiniteNames[];
+extern const int kNftNonfiniteCount;
+extern const char* const kScoreNonfiniteNames[];
+extern const int kScoreNonfiniteCount;
+
+/* The CUDA path's workspace sizes (host-side arithmetic, also compiled without CUDA). */
+size_t flow_step_workspace(const editr1_flow_step_params* p);
+size_t nft_loss_workspace(const editr1_nft_loss_params* p);
+size_t logit_score_workspace(const editr1_logit_score_params* p);
+
+/* CUDA's fixed partitions of a row (partials are summed in this fixed order, so results do
+   not depend on scheduling). Exposed so workspace sizes are computed in one place. */
+int64_t cuda_flow_chunks(const editr1_flow_step_params* p);
+int64_t cuda_nft_chunks(int64_t row_len, int32_t dtype);
+int64_t cuda_score_splits(int64_t vocab);
+
+/** Threads for the CPU path's parallel regions (editr1_set_cpu_threads, else the OpenMP default). */
+int cpu_threads();
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace editr1
+
+#endif  // EDITR1_INTERNAL_H
