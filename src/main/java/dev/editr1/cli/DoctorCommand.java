@@ -1,0 +1,61 @@
+package dev.editr1.cli;
+
+import java.util.concurrent.Callable;
+
+import dev.editr1.kernels.Backend;
+import dev.editr1.kernels.Editr1Native;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code editr1 doctor}: what editr1 can use on this machine — the backend it would choose and
+ * why, library versions, the CUDA build, devices, threads. Exit code 0 when a backend is usable.
+ */
+@Command(name = "doctor", mixinStandardHelpOptions = true,
+        description = "Report the backend editr1 chooses and why, library versions, CUDA build and devices, threads.")
+final class DoctorCommand implements Callable<Integer> {
+    @Option(names = "--backend", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}; also -Deditr1.backend / EDITR1_BACKEND)",
+            defaultValue = "auto")
+    String backend;
+
+    @Option(names = "--impl", description = "native (fused kernels) or torch (composed libtorch ops); default: ${DEFAULT-VALUE}",
+            defaultValue = "native")
+    String impl;
+
+    @Override
+    public Integer call() {
+        Backend.Probe p = Backend.probe();
+        System.out.println("editr1 doctor");
+        row("libeditr1", p.nativeLoaded ? p.nativeVersion : "NOT LOADED: " + p.nativeError);
+        row("libtorch", p.torchVersion.isEmpty() ? "NOT LOADED: " + p.torchError : p.torchVersion
+                + " (Bytedeco preset, " + (p.torchCuda ? "CUDA" : "CPU") + " natives)");
+        row("java", System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")");
+        row("CUDA path built", p.nativeLoaded ? (p.cudaBuilt ? "yes (" + p.cudaArchs + ")" : "no (built without nvcc)") : "-");
+        if (p.nativeLoaded && p.cudaBuilt) {
+            if (p.deviceCount > 0) {
+                row("CUDA devices", String.valueOf(p.deviceCount));
+                for (int i = 0; i < p.deviceCount; i++) row("  cuda:" + i, Editr1Native.editr1_cuda_device_name(i));
+            } else {
+                row("CUDA devices", p.deviceCount == 0 ? "0" : "none (" + p.cudaError + ")");
+            }
+        }
+        row("libtorch CUDA", p.torchCuda ? "available" : "not available");
+        row("CPU", Runtime.getRuntime().availableProcessors() + " processors; kernels: " + p.cpuThreads
+                + " threads, " + p.cpuIsa + "; libtorch: " + p.torchThreads + " threads");
+        try {
+            Backend b = Backend.resolve(backend, impl, true);
+            row("backend", b.kind.name().toLowerCase() + " — " + b.reason);
+            row("kernels", b.impl.name().toLowerCase());
+            System.out.println("status: OK");
+            return p.nativeLoaded ? 0 : 1;
+        } catch (RuntimeException e) {
+            row("backend", "UNUSABLE — " + e.getMessage());
+            System.out.println("status: FAILED");
+            return 1;
+        }
+    }
+
+    private static void row(String k, String v) {
+        System.out.printf("  %-17s %s%n", k + ":", v);
+    }
+}

@@ -1,0 +1,315 @@
+package dev.editr1.kernels;
+
+import static dev.editr1.kernels.TensorChecks.bad;
+import static dev.editr1.kernels.TensorChecks.like;
+import static dev.editr1.kernels.TensorChecks.perSample;
+import static dev.editr1.kernels.TensorChecks.rowLen;
+import static dev.editr1.kernels.TensorChecks.rows;
+
+import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch_cuda;
+
+import dev.editr1.kernels.Editr1Native.FlowStepStruct;
+import dev.editr1.kernels.Editr1Native.LogitScoreStruct;
+import dev.editr1.kernels.Editr1Native.NftLossStruct;
+import dev.editr1.kernels.Editr1Native.NoiseStruct;
+
+/**
+ * The fused kernels of libeditr1 behind the {@link KernelOps} contract: validates the tensors,
+ * fills the kernel's params struct, launches on the CPU path or on the tensors' CUDA device
+ * (libtorch's current stream), and turns every non-OK status into an exception.
+ *
+ * <p>CUDA scratch (the kernels' workspace and the non-finite flag word) comes from libtorch's
+ * caching allocator and is released right after the launch: the allocator orders reuse on the
+ * stream, so no synchronization is needed — except the flag's read-back when finite checks are
+ * on.
+ */
+public final class NativeOps implements KernelOps {
+    private static final String[] FLOW_NF = {"x", "vCond", "vUncond", "x0Prev", "noise", "xGiven",
+            "output (x' or x̂0 overflowed the dtype)"};
+    private static final String[] NOISE_NF = {"x0", "t (non-finite or outside [0, 1])"};
+    private static final String[] NFT_NF = {"x0", "target", "vTheta", "vOld", "vRef",
+            "t (non-finite, outside [0, 1], or 0 with an x_t target in velocity form)",
+            "r (non-finite or outside [0, 1])", "valid (not 0 or 1)"};
+    private static final String[] SCORE_NF = {"logits (NaN or +Inf)"};
+
+    private final boolean checkFinite;
+
+    public NativeOps(boolean checkFinite) {
+        Editr1Native.load();
+        this.checkFinite = checkFinite;
+    }
+
+    @Override
+    public String name() {
+        return "native";
+    }
+
+    // ---------------------------------------------------------------------------------------
+    @Override
+    public FlowStepResult flowStep(FlowStepParams p, FlowStepInputs in, FlowStepOutputs out) {
+        final String k = "flowStep";
+        Tensor x = in.x();
+        DType dt = rows(k, "x", x);
+        like(k, "vCond", in.vCond(), "x", x);
+        if (in.vUncond() != null) like(k, "vUncond", in.vUncond(), "x", x);
+        if (in.x0Prev() != null) like(k, "x0Prev", in.x0Prev(), "x", x);
+        if (in.noise() != null) like(k, "noise", in.noise(), "x", x);
+        if (in.xGiven() != null) like(k, "xGiven", in.xGiven(), "x", x);
+        long b = x.size(0), d = rowLen(x);
+        checkFlowScalars(k, p, in, out, d);
+        Tensor xOut = out.xOut();
+        if (xOut == null && in.xGiven() == null) xOut = torch.empty_like(x);
+        if (xOut != null) like(k, "xOut", xOut, "x", x);
+        Tensor x0Out = null;
+        if (out.wantX0()) {
+            x0Out = out.x0Out() != null ? out.x0Out() : torch.empty_like(x);
+            like(k, "x0Out", x0Out, "x", x);
+        }
+        Tensor logProb = out.wantLogProb() ? Tensors.empty(ScalarType.Float, x.device(), b) : null;
+        Scratch s = Scratch.of(x);
+        try (FlowStepStruct st = new FlowStepStruct()) {
+            st.rows(b).row_len(d).dtype(dt.code)
+                    .x(ptr(x)).v_cond(ptr(in.vCond())).v_uncond(ptr(in.vUncond()))
+                    .guidance((float) p.guidance()).rescale_channels(p.rescaleChannels())
+                    .sigma((float) p.sigma()).c_x((float) p.cX()).c_v((float) p.cV()).c_x0((float) p.cX0())
+                    .c_prev_x0(in.x0Prev() != null ? (float) p.cPrevX0() : 0f).c_noise((float) p.cNoise())
+                    .x0_prev(ptr(in.x0Prev())).noise(ptr(in.noise()))
+                    .noise_seed(p.noiseKey().seed()).noise_row_offset(p.noiseKey().rowOffset())
+                    .noise_stream(p.noiseKey().stream())
+                    .x_given(ptr(in.xGiven())).x_out(ptr(xOut)).x0_out(ptr(x0Out)).log_prob(ptr(logProb));
+            int status;
+            if (s.cuda) {
+                st.nonfinite(s.flag(checkFinite));
+                st.workspace(s.workspace(Editr1Native.editr1_flow_step_workspace_bytes(st)))
+                        .workspace_bytes(s.workspaceBytes);
+                status = Editr1Native.editr1_flow_step_cuda(st, s.stream);
+            } else {
+                status = Editr1Native.editr1_flow_step_cpu(st);
+            }
+            s.finish(k, status, FLOW_NF);
+        }
+        return new FlowStepResult(xOut, x0Out, logProb);
+    }
+
+    static void checkFlowScalars(String k, FlowStepParams p, FlowStepInputs in, FlowStepOutputs out, long d) {
+        if (p.rescaleChannels() > 0) {
+            if (in.vUncond() == null) throw bad(k, "rescaleChannels", "needs vUncond (the rescale is part of CFG)");
+            if (d % p.rescaleChannels() != 0)
+                throw bad(k, "rescaleChannels", p.rescaleChannels() + " does not divide the row length " + d);
+        }
+        if (p.cPrevX0() != 0 && in.x0Prev() == null)
+            throw bad(k, "x0Prev", "is null but the step's cPrevX0 is " + p.cPrevX0());
+        if ((out.wantLogProb() || in.xGiven() != null) && !(p.cNoise() > 0))
+            throw bad(k, "params", "log-prob and xGiven need a stochastic step (cNoise > 0), got " + p.cNoise());
+    }
+
+    // ---------------------------------------------------------------------------------------
+    @Override
+    public Tensor noise(NoiseKey key, DType dtype, Device device, long... shape) {
+        Tensor out = Tensors.empty(dtype.scalarType, device, shape);
+        rows("noise", "shape", out);
+        Scratch s = Scratch.of(out);
+        try (NoiseStruct st = new NoiseStruct()) {
+            st.rows(out.size(0)).row_len(rowLen(out)).dtype(dtype.code)
+                    .seed(key.seed()).row_offset(key.rowOffset()).stream(key.stream()).out(ptr(out));
+            int status = s.cuda ? Editr1Native.editr1_noise_cuda(st, s.stream) : Editr1Native.editr1_noise_cpu(st);
+            s.finish("noise", status, NOISE_NF);
+        }
+        return out;
+    }
+
+    @Override
+    public ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps) {
+        final String k = "forwardProcess";
+        DType dt = rows(k, "x0", x0);
+        perSample(k, "t", t, x0.size(0), x0, "x0");
+        Tensor xt = torch.empty_like(x0);
+        Tensor eps = wantEps ? torch.empty_like(x0) : null;
+        Scratch s = Scratch.of(x0);
+        try (NoiseStruct st = new NoiseStruct()) {
+            st.rows(x0.size(0)).row_len(rowLen(x0)).dtype(dt.code)
+                    .seed(key.seed()).row_offset(key.rowOffset()).stream(key.stream())
+                    .x0(ptr(x0)).t(ptr(t)).out(ptr(xt)).eps_out(ptr(eps));
+            int status;
+            if (s.cuda) {
+                st.nonfinite(s.flag(checkFinite));
+                status = Editr1Native.editr1_noise_cuda(st, s.stream);
+            } else {
+                status = Editr1Native.editr1_noise_cpu(st);
+            }
+            s.finish(k, status, NOISE_NF);
+        }
+        return new ForwardResult(xt, eps);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    @Override
+    public NftLossResult nftLoss(NftLossConfig c, NftLossInputs in, boolean wantGrad) {
+        final String k = "nftLoss";
+        Tensor x0 = in.x0();
+        DType dt = rows(k, "x0", x0);
+        like(k, "target", in.target(), "x0", x0);
+        like(k, "vTheta", in.vTheta(), "x0", x0);
+        like(k, "vOld", in.vOld(), "x0", x0);
+        if (in.vRef() != null) like(k, "vRef", in.vRef(), "x0", x0);
+        long b = x0.size(0);
+        perSample(k, "t", in.t(), b, x0, "x0");
+        perSample(k, "r", in.r(), b, x0, "x0");
+        perSample(k, "valid", in.valid(), b, x0, "x0");
+        Device dev = x0.device();
+        Tensor loss = Tensors.empty(ScalarType.Float, dev, 1);
+        Tensor ell = Tensors.empty(ScalarType.Float, dev, b);
+        Tensor kl = Tensors.empty(ScalarType.Float, dev, b);
+        // the gradient of a tensor that requires grad must not carry a graph: plain storage
+        Tensor grad = wantGrad ? torch.empty_like(in.vTheta().detach()) : null;
+        Scratch s = Scratch.of(x0);
+        try (NftLossStruct st = new NftLossStruct()) {
+            st.rows(b).row_len(rowLen(x0)).dtype(dt.code).form(c.form().code).target_is_xt(in.targetIsXt() ? 1 : 0)
+                    .x0(ptr(x0)).target(ptr(in.target())).v_theta(ptr(in.vTheta())).v_old(ptr(in.vOld()))
+                    .v_ref(ptr(in.vRef())).t(ptr(in.t())).r(ptr(in.r())).valid(ptr(in.valid()))
+                    .beta(c.beta()).c(c.c()).lambda(c.lambda()).floor(c.floor())
+                    .ell(ptr(ell)).kl(ptr(kl)).loss(ptr(loss)).grad(ptr(grad));
+            int status;
+            if (s.cuda) {
+                st.nonfinite(s.flag(checkFinite));
+                st.workspace(s.workspace(Editr1Native.editr1_nft_loss_workspace_bytes(st)))
+                        .workspace_bytes(s.workspaceBytes);
+                status = Editr1Native.editr1_nft_loss_cuda(st, s.stream);
+            } else {
+                status = Editr1Native.editr1_nft_loss_cpu(st);
+            }
+            s.finish(k, status, NFT_NF);
+        }
+        return new NftLossResult(loss, ell, kl, grad);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    @Override
+    public LogitScoreResult logitScore(Tensor logits, ScoreTokens tokens, ScoreMode mode) {
+        final String k = "logitScore";
+        DType dt = checkLogits(k, logits, tokens);
+        long b = logits.size(0);
+        int kk = tokens.size();
+        Device dev = logits.device();
+        Tensor score = Tensors.empty(ScalarType.Float, dev, b);
+        Tensor probs = Tensors.empty(ScalarType.Float, dev, b, kk);
+        Tensor mass = Tensors.empty(ScalarType.Float, dev, b);
+        Scratch s = Scratch.of(logits);
+        try (LogitScoreStruct st = new LogitScoreStruct()) {
+            st.rows(b).vocab(logits.size(1)).row_stride(logits.stride(0)).dtype(dt.code).logits(ptr(logits))
+                    .num_tokens(kk).mode(mode.code).score(ptr(score)).probs(ptr(probs)).mass(ptr(mass));
+            for (int i = 0; i < kk; i++) st.token_ids(i, tokens.ids()[i]).values(i, tokens.values()[i]);
+            int status;
+            if (s.cuda) {
+                st.nonfinite(s.flag(checkFinite));
+                st.workspace(s.workspace(Editr1Native.editr1_logit_score_workspace_bytes(st)))
+                        .workspace_bytes(s.workspaceBytes);
+                status = Editr1Native.editr1_logit_score_cuda(st, s.stream);
+            } else {
+                status = Editr1Native.editr1_logit_score_cpu(st);
+            }
+            s.finish(k, status, SCORE_NF);
+        }
+        return new LogitScoreResult(score, probs, mass);
+    }
+
+    /** [B, V] logits with unit stride along V (rows may be strided: the last position of [B, L, V]). */
+    static DType checkLogits(String k, Tensor logits, ScoreTokens tokens) {
+        if (logits == null) throw bad(k, "logits", "is null");
+        if (logits.dim() != 2)
+            throw bad(k, "logits", "must be [B, V], got " + logits.dim() + "-d " + java.util.Arrays.toString(Tensors.shape(logits)));
+        if (logits.size(0) < 1 || logits.size(1) < 1) throw bad(k, "logits", "is empty");
+        DType d = DType.of(logits);
+        if (d == null) throw bad(k, "logits", "has dtype " + Tensors.scalarType(logits) + "; expected f32, bf16 or f16");
+        if (logits.stride(1) != 1 || logits.stride(0) < logits.size(1))
+            throw bad(k, "logits", "must have unit stride along the vocabulary and non-overlapping rows (strides "
+                    + java.util.Arrays.toString(TensorChecks.strides(logits)) + "); call .contiguous() first");
+        long v = logits.size(1);
+        for (int i = 0; i < tokens.size(); i++) {
+            int id = tokens.ids()[i];
+            if (id < 0 || id >= v) throw bad(k, "tokens", "id " + id + " is outside the vocabulary [0, " + v + ")");
+            for (int j = 0; j < i; j++)
+                if (tokens.ids()[j] == id) throw bad(k, "tokens", "id " + id + " is listed twice");
+            if (!Float.isFinite(tokens.values()[i])) throw bad(k, "tokens", "value " + i + " is not finite");
+        }
+        if (!(tokens.maxValue() > 0)) throw bad(k, "tokens", "the largest value must be > 0, got " + tokens.maxValue());
+        return d;
+    }
+
+    // ---------------------------------------------------------------------------------------
+
+    static Pointer ptr(Tensor t) {
+        return t == null ? null : t.data_ptr();
+    }
+
+    /**
+     * Per-launch device context: the stream, the workspace and the non-finite flag (CUDA only),
+     * and the status check.
+     */
+    private static final class Scratch {
+        final boolean cuda;
+        final Pointer stream;
+        final Device device;
+        Tensor flag;
+        Tensor workspace;
+        long workspaceBytes;
+
+        private Scratch(boolean cuda, Pointer stream, Device device) {
+            this.cuda = cuda;
+            this.stream = stream;
+            this.device = device;
+        }
+
+        static Scratch of(Tensor ref) {
+            if (!ref.is_cuda()) return new Scratch(false, null, ref.device());
+            byte idx = ref.device().index();
+            return new Scratch(true, torch_cuda.getCurrentCUDAStream(idx).stream(), ref.device());
+        }
+
+        Pointer flag(boolean wanted) {
+            if (!wanted) return null;
+            flag = Tensors.empty(ScalarType.Int, device, 1);
+            return flag.data_ptr();
+        }
+
+        Pointer workspace(long bytes) {
+            workspaceBytes = bytes;
+            if (bytes == 0) return null;
+            workspace = Tensors.empty(ScalarType.Byte, device, bytes);
+            return workspace.data_ptr();
+        }
+
+        void finish(String kernel, int status, String[] names) {
+            try {
+                if (status != Editr1Native.EDITR1_OK)
+                    throw new KernelException(status, kernel + " (" + KernelException.statusName(status) + "): "
+                            + Editr1Native.editr1_last_error());
+                if (flag != null) {
+                    int bits = flag.item_int(); // waits for the stream: the price of checking
+                    if (bits != 0)
+                        throw new KernelException(Editr1Native.EDITR1_ERR_NONFINITE,
+                                kernel + " (NONFINITE): non-finite values in " + describe(bits, names));
+                }
+            } finally {
+                if (workspace != null) workspace.close();
+                if (flag != null) flag.close();
+            }
+        }
+    }
+
+    static String describe(int bits, String[] names) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < names.length; i++) {
+            if ((bits & (1 << i)) != 0) {
+                if (sb.length() > 0) sb.append(", ");
+                sb.append(names[i]);
+            }
+        }
+        return sb.toString();
+    }
+}

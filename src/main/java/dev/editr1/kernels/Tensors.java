@@ -1,0 +1,110 @@
+package dev.editr1.kernels;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** Small libtorch conveniences used across editr1: creation, copies to and from Java arrays. */
+public final class Tensors {
+    private Tensors() {}
+
+    public static TensorOptions options(ScalarType dtype, Device device) {
+        return new TensorOptions(dtype).device(new DeviceOptional(device));
+    }
+
+    public static Device cpu() {
+        return new Device(torch.DeviceType.CPU);
+    }
+
+    /** An uninitialized tensor. */
+    public static Tensor empty(ScalarType dtype, Device device, long... shape) {
+        return torch.empty(shape, options(dtype, device), new MemoryFormatOptional());
+    }
+
+    public static Tensor zeros(ScalarType dtype, Device device, long... shape) {
+        return torch.zeros(shape, options(dtype, device));
+    }
+
+    /** A CPU f32 tensor holding a copy of data, with the given shape (product = data.length). */
+    public static Tensor fromFloats(float[] data, long... shape) {
+        long n = 1;
+        for (long s : shape) n *= s;
+        if (n != data.length)
+            throw new IllegalArgumentException("shape product " + n + " != data length " + data.length);
+        Tensor t = empty(ScalarType.Float, cpu(), shape);
+        new FloatPointer(t.data_ptr()).put(data);
+        return t;
+    }
+
+    /** A CPU f32 tensor of shape [n] from doubles (rounded to float). */
+    public static Tensor fromDoubles(double[] data, long... shape) {
+        float[] f = new float[data.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) data[i];
+        return fromFloats(f, shape.length == 0 ? new long[] {data.length} : shape);
+    }
+
+    /** A copy of any tensor's values as floats (converted to f32 on the CPU, row-major). */
+    public static float[] toFloats(Tensor t) {
+        Tensor c = t.detach().to(cpu(), ScalarType.Float).contiguous();
+        long n = c.numel();
+        if (n > Integer.MAX_VALUE) throw new IllegalArgumentException("tensor too large for a Java array: " + n);
+        float[] out = new float[(int) n];
+        new FloatPointer(c.data_ptr()).get(out);
+        return out;
+    }
+
+    /** The values as doubles (through f32). */
+    public static double[] toDoubles(Tensor t) {
+        float[] f = toFloats(t);
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    /** A copy of an int32 tensor's values. */
+    public static int[] toInts(Tensor t) {
+        Tensor c = t.detach().to(cpu(), ScalarType.Int).contiguous();
+        int[] out = new int[(int) c.numel()];
+        new IntPointer(c.data_ptr()).get(out);
+        return out;
+    }
+
+    /** Rounds floats through a dtype (what storing them in that dtype keeps). */
+    public static float[] roundTrip(float[] data, DType dtype) {
+        if (dtype == DType.F32) return data.clone();
+        return toFloats(fromFloats(data, data.length).to(dtype.scalarType));
+    }
+
+    /** The tensor converted to another dtype (same device). */
+    public static Tensor as(Tensor t, ScalarType dtype) {
+        return t.to(dtype);
+    }
+
+    /** Shape as a Java array. */
+    public static long[] shape(Tensor t) {
+        long[] s = new long[(int) t.dim()];
+        for (int i = 0; i < s.length; i++) s[i] = t.size(i);
+        return s;
+    }
+
+    /** The scalar value of a one-element tensor as a double. */
+    public static double item(Tensor t) {
+        return t.to(cpu(), ScalarType.Double).item_double();
+    }
+
+    /** The libtorch scalar type of t, interned (plain == on ScalarType objects is unreliable). */
+    public static ScalarType scalarType(Tensor t) {
+        return t.scalar_type().intern();
+    }
+
+    static ScalarTypeOptional optional(ScalarType t) {
+        return new ScalarTypeOptional(t);
+    }
+}
