@@ -153,8 +153,8 @@ EDITR1_API int editr1_flow_step_cuda(const editr1_flow_step_params* p, void* str
 /*
  * ε[b, e] = Box–Muller normal number (e mod 4) of Philox-4x32-10 with
  *   counter = (e / 4, row_lo, row_hi, stream), key = (seed_lo, seed_hi), row = row_offset + b.
- * Box–Muller on (u0, u1) → (r·cos 2πu1, r·sin 2πu1), r = sqrt(−2 ln u0), with u0 ∈ (0, 1) and
- * u1 ∈ [0, 1) built from the top 24 bits; log/sin/cos are editr1's own polynomials in plain
+ * Box–Muller on (u0, u1) → (r·cos 2πu1, r·sin 2πu1), r = sqrt(−2 ln u0), with
+ * u0 = (top 23 bits + ½)·2^-23 ∈ (0, 1) and u1 = (top 24 bits)·2^-24 ∈ [0, 1); log/sin/cos are editr1's own polynomials in plain
  * IEEE operations (no FMA contraction), so CPU and CUDA produce the same bits.
  *
  * With x0 set: x_t = (1 − t_b)·x0 + t_b·ε is written to out, and ε to eps_out when non-NULL.

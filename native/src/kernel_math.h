@@ -165,7 +165,7 @@ EDITR1_HD float portable_logf(float x) {
     const float ln2_hi = 6.9313812256e-01f, ln2_lo = 9.0580006145e-06f;
     const float Lg1 = 0.66666662693f, Lg2 = 0.40000972152f, Lg3 = 0.28498786688f, Lg4 = 0.24279078841f;
     uint32_t ix = float_to_bits(x);
-    int k = (int)(ix >> 23) - 127;              // inputs are normal: u >= 2^-25
+    int k = (int)(ix >> 23) - 127;              // inputs are normal: u >= 2^-24
     ix = (ix & 0x007fffffu) + 0x3f800000u;      // mantissa in [1, 2)
     // reduce to [sqrt(2)/2, sqrt(2)): 0x3f3504f3 is sqrt(2)/2
     if (ix > 0x3fb504f3u) { ix -= 0x00800000u; k += 1; }
@@ -212,13 +212,15 @@ EDITR1_HD void portable_sincos_2pi(float u, float& s_out, float& c_out) {
 
 /* Four normals from one Philox block: pairs (b0, b1) and (b2, b3). */
 EDITR1_HD void box_muller4(const u32x4& b, float out[4]) {
+    const float two_m23 = 1.1920928955078125e-07f;  // 2^-23
     const float two_m24 = 5.9604644775390625e-08f;  // 2^-24
 #ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
     for (int p = 0; p < 2; ++p) {
-        float u0 = E1_MUL(E1_ADD((float)(b.v[2 * p] >> 8), 0.5f), two_m24);   // (0, 1), exact
-        float u1 = E1_MUL((float)(b.v[2 * p + 1] >> 8), two_m24);      // [0, 1), exact
+        // u0 = (top 23 bits + ½)·2^-23 ∈ [2^-24, 1 − 2^-24]: exact in f32, never 0 or 1
+        float u0 = E1_MUL(E1_ADD((float)(b.v[2 * p] >> 9), 0.5f), two_m23);
+        float u1 = E1_MUL((float)(b.v[2 * p + 1] >> 8), two_m24);      // top 24 bits: [0, 1), exact
         float r = E1_SQRT(E1_MUL(-2.0f, portable_logf(u0)));
         float s, c;
         portable_sincos_2pi(u1, s, c);
