@@ -141,7 +141,8 @@ typedef struct editr1_flow_step_params {
 #define EDITR1_FLOW_NF_X0_PREV  (1u << 3)
 #define EDITR1_FLOW_NF_NOISE    (1u << 4)
 #define EDITR1_FLOW_NF_X_GIVEN  (1u << 5)
-#define EDITR1_FLOW_NF_OUTPUT   (1u << 6) /* finite inputs gave a non-finite x' or x̂0 (overflow) */
+#define EDITR1_FLOW_NF_OUTPUT   (1u << 6) /* a non-finite x' or x̂0: overflow when no input bit is set
+                                             (the CPU path then clears it; CUDA sets both) */
 
 EDITR1_API size_t editr1_flow_step_workspace_bytes(const editr1_flow_step_params* p);
 EDITR1_API int editr1_flow_step_cpu(const editr1_flow_step_params* p);

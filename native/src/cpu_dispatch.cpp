@@ -70,6 +70,8 @@ int editr1_flow_step_cpu(const editr1_flow_step_params* p) {
     const char* entry = "editr1_flow_step_cpu";
     if (int s = validate_flow_step(p, entry)) return s;
     uint32_t mask = EDITR1_CPU_CALL(flow_step, *p);
+    // non-finite outputs of non-finite inputs are no news: name the output only when no input is
+    if (mask & ~EDITR1_FLOW_NF_OUTPUT) mask &= ~EDITR1_FLOW_NF_OUTPUT;
     if (p->nonfinite) *p->nonfinite = mask;
     return nonfinite_status(entry, mask, kFlowNonfiniteNames, kFlowNonfiniteCount);
 }

@@ -82,9 +82,9 @@ public final class NativeOps implements KernelOps {
                     .noise_seed(p.noiseKey().seed()).noise_row_offset(p.noiseKey().rowOffset())
                     .noise_stream(p.noiseKey().stream())
                     .x_given(ptr(in.xGiven())).x_out(ptr(xOut)).x0_out(ptr(x0Out)).log_prob(ptr(logProb));
+            st.nonfinite(s.flag(checkFinite));
             int status;
             if (s.cuda) {
-                st.nonfinite(s.flag(checkFinite));
                 st.workspace(s.workspace(Editr1Native.editr1_flow_step_workspace_bytes(st)))
                         .workspace_bytes(s.workspaceBytes);
                 status = Editr1Native.editr1_flow_step_cuda(st, s.stream);
@@ -135,9 +135,9 @@ public final class NativeOps implements KernelOps {
             st.rows(x0.size(0)).row_len(rowLen(x0)).dtype(dt.code)
                     .seed(key.seed()).row_offset(key.rowOffset()).stream(key.stream())
                     .x0(ptr(x0)).t(ptr(t)).out(ptr(xt)).eps_out(ptr(eps));
+            st.nonfinite(s.flag(checkFinite));
             int status;
             if (s.cuda) {
-                st.nonfinite(s.flag(checkFinite));
                 status = Editr1Native.editr1_noise_cuda(st, s.stream);
             } else {
                 status = Editr1Native.editr1_noise_cpu(st);
@@ -174,9 +174,9 @@ public final class NativeOps implements KernelOps {
                     .v_ref(ptr(in.vRef())).t(ptr(in.t())).r(ptr(in.r())).valid(ptr(in.valid()))
                     .beta(c.beta()).c(c.c()).lambda(c.lambda()).floor(c.floor())
                     .ell(ptr(ell)).kl(ptr(kl)).loss(ptr(loss)).grad(ptr(grad));
+            st.nonfinite(s.flag(checkFinite));
             int status;
             if (s.cuda) {
-                st.nonfinite(s.flag(checkFinite));
                 st.workspace(s.workspace(Editr1Native.editr1_nft_loss_workspace_bytes(st)))
                         .workspace_bytes(s.workspaceBytes);
                 status = Editr1Native.editr1_nft_loss_cuda(st, s.stream);
@@ -204,9 +204,9 @@ public final class NativeOps implements KernelOps {
             st.rows(b).vocab(logits.size(1)).row_stride(logits.stride(0)).dtype(dt.code).logits(ptr(logits))
                     .num_tokens(kk).mode(mode.code).score(ptr(score)).probs(ptr(probs)).mass(ptr(mass));
             for (int i = 0; i < kk; i++) st.token_ids(i, tokens.ids()[i]).values(i, tokens.values()[i]);
+            st.nonfinite(s.flag(checkFinite));
             int status;
             if (s.cuda) {
-                st.nonfinite(s.flag(checkFinite));
                 st.workspace(s.workspace(Editr1Native.editr1_logit_score_workspace_bytes(st)))
                         .workspace_bytes(s.workspaceBytes);
                 status = Editr1Native.editr1_logit_score_cuda(st, s.stream);
@@ -271,9 +271,10 @@ public final class NativeOps implements KernelOps {
             return new Scratch(true, torch_cuda.getCurrentCUDAStream(idx).stream(), ref.device());
         }
 
+        /** The non-finite flag word: always on the CPU (free), on CUDA only when checks are on (a sync). */
         Pointer flag(boolean wanted) {
-            if (!wanted) return null;
-            flag = Tensors.empty(ScalarType.Int, device, 1);
+            if (cuda && !wanted) return null;
+            flag = Tensors.zeros(ScalarType.Int, device, 1);
             return flag.data_ptr();
         }
 
@@ -286,11 +287,12 @@ public final class NativeOps implements KernelOps {
 
         void finish(String kernel, int status, String[] names) {
             try {
-                if (status != Editr1Native.EDITR1_OK)
+                // a non-finite status is reported below from the flag word, with the Java argument names
+                if (status != Editr1Native.EDITR1_OK && !(status == Editr1Native.EDITR1_ERR_NONFINITE && flag != null))
                     throw new KernelException(status, kernel + " (" + KernelException.statusName(status) + "): "
                             + Editr1Native.editr1_last_error());
                 if (flag != null) {
-                    int bits = flag.item_int(); // waits for the stream: the price of checking
+                    int bits = flag.item_int(); // on CUDA this waits for the stream: the price of checking
                     if (bits != 0)
                         throw new KernelException(Editr1Native.EDITR1_ERR_NONFINITE,
                                 kernel + " (NONFINITE): non-finite values in " + describe(bits, names));
@@ -302,7 +304,14 @@ public final class NativeOps implements KernelOps {
         }
     }
 
+    /**
+     * The argument names of a flag word's set bits. The last name of each kernel's list is an
+     * output check where it has one: non-finite outputs from non-finite inputs are no news, so it
+     * is named only when no input is.
+     */
     static String describe(int bits, String[] names) {
+        int outputBit = 1 << (names.length - 1);
+        if (names == FLOW_NF && (bits & ~outputBit) != 0) bits &= ~outputBit;
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < names.length; i++) {
             if ((bits & (1 << i)) != 0) {

@@ -39,7 +39,7 @@ public final class Tensors {
         if (n != data.length)
             throw new IllegalArgumentException("shape product " + n + " != data length " + data.length);
         Tensor t = empty(ScalarType.Float, cpu(), shape);
-        new FloatPointer(t.data_ptr()).put(data);
+        if (n > 0) new FloatPointer(t.data_ptr()).put(data);
         return t;
     }
 

@@ -1,0 +1,41 @@
+package dev.editr1.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import org.junit.jupiter.api.Test;
+
+class DoctorCommandTest {
+    static String captured(Runnable r) {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            r.run();
+        } finally {
+            System.setOut(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void healthyMachineExitsZero() {
+        int[] code = new int[1];
+        String out = captured(() -> code[0] = Main.run("doctor"));
+        assertEquals(0, code[0], out);
+        for (String s : new String[] {"libeditr1:", "libtorch:", "CUDA path built:", "backend:", "threads", "status: OK"})
+            assertTrue(out.contains(s), "doctor output lacks '" + s + "':\n" + out);
+    }
+
+    @Test
+    void unknownBackendExitsNonZero() {
+        int[] code = new int[1];
+        String out = captured(() -> code[0] = Main.run("doctor", "--backend", "tpu"));
+        assertEquals(1, code[0], out);
+        assertTrue(out.contains("unknown backend"), out);
+    }
+}

@@ -1,0 +1,29 @@
+package dev.editr1.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+/** The packaged jar runs {@code doctor} from an unrelated folder (natives come out of the jar). */
+class DoctorJarIT {
+    @Test
+    void doctorRunsFromTheJarInAnyFolder() throws Exception {
+        String jar = System.getProperty("editr1.jar", "target/editr1.jar");
+        assertTrue(new File(jar).isFile(), "no jar at " + jar);
+        Path elsewhere = Files.createTempDirectory("editr1-doctor");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-jar", new File(jar).getAbsolutePath(), "doctor")
+                .directory(elsewhere.toFile()).redirectErrorStream(true).start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "doctor did not finish");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("status: OK") && out.contains("libeditr1:") && out.contains("backend:"), out);
+    }
+}
