@@ -114,7 +114,8 @@ void editr1_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint
 
 void editr1_box_muller4(const uint32_t bits[4], float out[4]) {
     u32x4 b{{bits[0], bits[1], bits[2], bits[3]}};
-    box_muller4(b, out);
+    f32x4 n = box_muller4(b);
+    for (int i = 0; i < 4; ++i) out[i] = n.v[i];
 }
 
 }  // extern "C"

@@ -56,20 +56,14 @@ inline float exp_nonpos(float x) {
 /* Normals for elements [e0, e0 + n) of a row, in order. */
 void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_t n, float* out) {
     int64_t e = e0, end = e0 + n;
-    float blk[4];
     while (e < end) {
         uint64_t q = (uint64_t)e >> 2;
-        noise4(seed, row, stream, q, blk);
+        f32x4 blk = noise4(seed, row, stream, q);
         int64_t lane0 = e & 3;
         int64_t take = 4 - lane0 < end - e ? 4 - lane0 : end - e;
-        for (int64_t j = 0; j < take; ++j) out[e - e0 + j] = blk[lane0 + j];
+        for (int64_t j = 0; j < take; ++j) out[e - e0 + j] = blk.v[lane0 + j];
         e += take;
     }
-}
-
-template <typename T>
-inline bool stored_finite(float v) {
-    return is_finite(to_float(from_float<T>(v)));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -148,16 +142,9 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
         }
         float d = xn - mean;
         sq += (double)(d * d);
-        if (xo) {
-            T o = from_float<T>(xn);
-            bad_out |= !is_finite(to_float(o));
-            xo[i] = o;
-        }
-        if (x0o) {
-            T o = from_float<T>(x0h);
-            bad_out |= !is_finite(to_float(o));
-            x0o[i] = o;
-        }
+        bad_out |= !(fits_in<T>(xn) && fits_in<T>(x0h));
+        if (xo) xo[i] = from_float<T>(xn);
+        if (x0o) x0o[i] = from_float<T>(x0h);
     }
     *sq_out = sq;
     return (bad_x ? EDITR1_FLOW_NF_X : 0u) | (bad_vc ? EDITR1_FLOW_NF_V_COND : 0u) |

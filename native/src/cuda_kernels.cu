@@ -165,9 +165,12 @@ __global__ void __launch_bounds__(kThreads) flow_elem_kernel(const FlowArgs a, d
             if (philox) {
                 // e is a multiple of VEC >= 4: whole Philox blocks
 #pragma unroll
-                for (int j = 0; j < VEC; j += 4)
-                    noise4(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, (uint64_t)(e + j) >> 2,
-                           z + j);
+                for (int j = 0; j < VEC; j += 4) {
+                    f32x4 n4 = noise4(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream,
+                                      (uint64_t)(e + j) >> 2);
+#pragma unroll
+                    for (int l = 0; l < 4; ++l) z[j + l] = n4.v[l];
+                }
             }
         } else {
             xv[0] = to_float(((const T*)p.x)[i]);
@@ -207,8 +210,7 @@ __global__ void __launch_bounds__(kThreads) flow_elem_kernel(const FlowArgs a, d
             sq += d * d;
             xo[j] = xn;
             x0o[j] = x0h;
-            bad |= (is_finite(to_float(from_float<T>(xn))) && is_finite(to_float(from_float<T>(x0h))))
-                       ? 0u : EDITR1_FLOW_NF_OUTPUT;
+            bad |= (fits_in<T>(xn) && fits_in<T>(x0h)) ? 0u : EDITR1_FLOW_NF_OUTPUT;
         }
         if constexpr (VEC > 1) {
             Vec<T> t;
@@ -293,7 +295,7 @@ __global__ void __launch_bounds__(kThreads) flow_token_kernel(const FlowArgs a, 
             float d = xn - mean;
             sq += d * d;
             T xo = from_float<T>(xn), x0o = from_float<T>(x0h);
-            bad |= (is_finite(to_float(xo)) && is_finite(to_float(x0o))) ? 0u : EDITR1_FLOW_NF_OUTPUT;
+            bad |= (fits_in<T>(xn) && fits_in<T>(x0h)) ? 0u : EDITR1_FLOW_NF_OUTPUT;
             if (p.x_out) ((T*)p.x_out)[i] = xo;
             if (p.x0_out) ((T*)p.x0_out)[i] = x0o;
         }
@@ -373,7 +375,11 @@ __global__ void __launch_bounds__(kThreads) noise_kernel(const editr1_noise_para
         float z[VEC];
         if constexpr (VEC > 1) {
 #pragma unroll
-            for (int j = 0; j < VEC; j += 4) noise4(p.seed, row, p.stream, (uint64_t)(e + j) >> 2, z + j);
+            for (int j = 0; j < VEC; j += 4) {
+                f32x4 n4 = noise4(p.seed, row, p.stream, (uint64_t)(e + j) >> 2);
+#pragma unroll
+                for (int l = 0; l < 4; ++l) z[j + l] = n4.v[l];
+            }
         } else {
             z[0] = noise_at(p.seed, row, p.stream, (uint64_t)e);
         }
@@ -782,8 +788,11 @@ template <typename T> struct ScoreL { static int run(const editr1_logit_score_pa
 
 __global__ void philox_probe_kernel(u32x4 c, uint32_t k0, uint32_t k1, uint32_t* bits, float* normals) {
     u32x4 r = philox4x32_10(c, k0, k1);
-    for (int i = 0; i < 4; ++i) bits[i] = r.v[i];
-    box_muller4(r, normals);
+    f32x4 n = box_muller4(r);
+    for (int i = 0; i < 4; ++i) {
+        bits[i] = r.v[i];
+        normals[i] = n.v[i];
+    }
 }
 
 char g_device_error[256] = "";

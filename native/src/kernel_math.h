@@ -114,6 +114,14 @@ template <> EDITR1_HD f16 from_float<f16>(float f) {
 /* f is finite (neither NaN nor ±Inf), written so that it vectorizes on the CPU */
 EDITR1_HD bool is_finite(float f) { return (float_to_bits(f) & 0x7f800000u) != 0x7f800000u; }
 
+/* f stays finite when stored as T (round to nearest even): one compare instead of a round trip.
+   bf16: |f| below the midpoint between its largest finite value and 2^128 (0x7F7F8000);
+   f16: |f| < 65520, the midpoint between 65504 and 65536. NaN compares false. */
+template <typename T> EDITR1_HD bool fits_in(float f);
+template <> EDITR1_HD bool fits_in<float>(float f) { return is_finite(f); }
+template <> EDITR1_HD bool fits_in<bf16>(float f) { return fabsf(f) < 3.3961775292304957e38f; }
+template <> EDITR1_HD bool fits_in<f16>(float f) { return fabsf(f) < 65520.0f; }
+
 /* ---------------------------------------------------------------------------------------- */
 /* Philox-4x32-10 (Salmon et al., Random123) and Box–Muller                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -210,10 +218,14 @@ EDITR1_HD void portable_sincos_2pi(float u, float& s_out, float& c_out) {
     c_out = c;
 }
 
+/* Four normals, returned by value so the device keeps them in registers (no local array). */
+struct f32x4 { float v[4]; };
+
 /* Four normals from one Philox block: pairs (b0, b1) and (b2, b3). */
-EDITR1_HD void box_muller4(const u32x4& b, float out[4]) {
+EDITR1_HD f32x4 box_muller4(const u32x4& b) {
     const float two_m23 = 1.1920928955078125e-07f;  // 2^-23
     const float two_m24 = 5.9604644775390625e-08f;  // 2^-24
+    f32x4 out;
 #ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
@@ -224,9 +236,10 @@ EDITR1_HD void box_muller4(const u32x4& b, float out[4]) {
         float r = E1_SQRT(E1_MUL(-2.0f, portable_logf(u0)));
         float s, c;
         portable_sincos_2pi(u1, s, c);
-        out[2 * p] = E1_MUL(r, c);
-        out[2 * p + 1] = E1_MUL(r, s);
+        out.v[2 * p] = E1_MUL(r, c);
+        out.v[2 * p + 1] = E1_MUL(r, s);
     }
+    return out;
 }
 
 /* The Philox block holding elements 4q .. 4q+3 of a row. */
@@ -239,14 +252,15 @@ EDITR1_HD u32x4 noise_block(uint64_t seed, uint64_t row, uint32_t stream, uint64
     return philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
 }
 
-EDITR1_HD void noise4(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q, float out[4]) {
-    box_muller4(noise_block(seed, row, stream, q), out);
+EDITR1_HD f32x4 noise4(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q) {
+    return box_muller4(noise_block(seed, row, stream, q));
 }
 
 EDITR1_HD float noise_at(uint64_t seed, uint64_t row, uint32_t stream, uint64_t e) {
-    float n[4];
-    noise4(seed, row, stream, e >> 2, n);
-    return n[e & 3];
+    f32x4 n = noise4(seed, row, stream, e >> 2);
+    const unsigned lane = (unsigned)(e & 3);
+    // selects, not an indexed load: keeps n in registers on the device
+    return lane == 0 ? n.v[0] : lane == 1 ? n.v[1] : lane == 2 ? n.v[2] : n.v[3];
 }
 
 /* ---------------------------------------------------------------------------------------- */
