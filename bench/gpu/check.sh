@@ -25,8 +25,9 @@ if ! { cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DEDI
        && cmake --build "$build" --parallel; } > "$out/build.log" 2>&1; then
   tail -50 "$out/build.log"; echo "BUILD FAILED"; exit 2
 fi
-grep -E "registers|spill|Compiling entry" "$out/build.log" | grep -B1 -E "spill stores [1-9]|bytes stack frame" | grep -v "0 bytes stack frame, 0 bytes spill" | head -20
-grep -cE "Used [0-9]+ registers" "$out/build.log" | sed 's/^/kernels compiled: /'
+python3 "$root/bench/gpu/ptxas_report.py" "$out/build.log" > "$out/ptxas.txt" 2>&1
+grep -c "sm_90" "$out/ptxas.txt" | sed 's/^/kernels compiled: /'
+grep -E "spills|stack +[1-9]" "$out/ptxas.txt" || echo "no spills, no stack frames"
 
 echo "== CUDA vs CPU, then timings"
 "$build/gpu_check" --json "$out/gpu_check.json" ${GPU_CHECK_ARGS:-} > "$out/gpu_check.log" 2>&1 || status=1
@@ -35,6 +36,7 @@ sed -n '/^Timing/,$p' "$out/gpu_check.log"
 
 echo "== vs PyTorch eager and torch.compile"
 PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT_S:-360}" python3 "$root/bench/gpu/torch_compare.py" \
-  --lib "$build/lib/libeditr1.so" --json "$out/torch_compare.json" ${TORCH_ARGS:-} 2>&1 | tee "$out/torch_compare.log" \
+  --lib "$build/lib/libeditr1.so" --json "$out/torch_compare.json" --deadline-s "${COMPILE_DEADLINE_S:-240}" \
+  ${TORCH_ARGS:-} 2>&1 | tee "$out/torch_compare.log" \
   | grep -vE "^\s*$|Warning|warn" || status=1
 exit $status
