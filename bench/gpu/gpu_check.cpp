@@ -92,17 +92,22 @@ struct Worst {
     float a = 0, b = 0;
 };
 
-/* |a − b| ≤ atol + rtol·|b| for every element; NaN in only one of them fails */
+/* |a − b| ≤ atol + rtol·|b| for every element, atol scaled by the array's largest |b| (so a value
+   that cancels down from large operands is judged at the operands' scale); NaN in only one fails */
 bool compare(const char* what, const float* gpu, const float* cpu, size_t n, double atol, double rtol) {
     Worst w;
     bool ok = true;
+    double scale = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (std::isfinite(cpu[i])) scale = std::max(scale, (double)std::fabs(cpu[i]));
+    atol *= std::max(1.0, scale);
     for (size_t i = 0; i < n; ++i) {
         double e;
         bool na = std::isnan(gpu[i]), nb = std::isnan(cpu[i]);
         if (na || nb) e = (na && nb) ? 0.0 : INFINITY;
         else if (std::isinf(gpu[i]) || std::isinf(cpu[i])) e = gpu[i] == cpu[i] ? 0.0 : INFINITY;
         else e = std::fabs((double)gpu[i] - (double)cpu[i]);
-        double used = e / (atol + rtol * std::fabs((double)cpu[i]));
+        double used = e == 0.0 ? 0.0 : e / (atol + rtol * std::fabs((double)cpu[i]));
         if (used > w.budget_used || i == 0) {
             w.budget_used = used;
             w.err = e;

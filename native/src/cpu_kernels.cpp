@@ -96,14 +96,15 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
         if (p.rescale_channels > 0) {
             const int64_t C = p.rescale_channels;
             for (int64_t t0 = 0; t0 < n; t0 += C) {
-                float nc = 0.0f, nv = 0.0f;
+                // f64 sums: a long token's norm must not depend on the summation order
+                double nc = 0.0, nv = 0.0;
                 for (int64_t j = 0; j < C; ++j) {
                     float c = to_float(vc[t0 + j]);
-                    nc += c * c;
-                    nv += vbuf[t0 + j] * vbuf[t0 + j];
+                    nc += (double)(c * c);
+                    nv += (double)(vbuf[t0 + j] * vbuf[t0 + j]);
                 }
                 // a zero guided vector has no direction to rescale: leave it
-                float s = nv > 0.0f ? sqrtf(nc / nv) : 1.0f;
+                float s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
                 for (int64_t j = 0; j < C; ++j) vbuf[t0 + j] *= s;
             }
         }
