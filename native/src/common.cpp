@@ -200,20 +200,26 @@ int validate_logit_score(const editr1_logit_score_params* p, const char* entry) 
 /* CUDA partitions and workspaces (kept here so the CPU-only build reports the same sizes)   */
 /* ---------------------------------------------------------------------------------------- */
 
+static const int64_t kFlowChunkElems = 2048;   // elements per block on the elementwise path
+static const int64_t kFlowChunkTokens = 8;     // tokens per block (one warp each) when rescaling
+static const int64_t kNftChunkElems = 2048;
+static const int64_t kScoreSplitElems = 8192;
+
+int64_t cuda_flow_chunks(const editr1_flow_step_params* p) {
+    if (p->rescale_channels > 0) return ceil_div(p->row_len / p->rescale_channels, kFlowChunkTokens);
+    return ceil_div(p->row_len, kFlowChunkElems);
+}
+int64_t cuda_nft_chunks(int64_t row_len, int32_t) { return ceil_div(row_len, kNftChunkElems); }
+int64_t cuda_score_splits(int64_t vocab) { return ceil_div(vocab, kScoreSplitElems); }
+
 size_t flow_step_workspace(const editr1_flow_step_params* p) {
     if (!p || !p->log_prob || p->rows < 1 || p->row_len < 1) return 0;
     if (p->rescale_channels > 0 && p->row_len % p->rescale_channels != 0) return 0;
-    // the larger of the two paths' partitions: which one runs depends on alignment and C
-    int64_t chunks = cuda_elem_chunks(p->row_len, p->dtype);
-    if (p->rescale_channels > 0) {
-        int64_t t = cuda_token_chunks(p->row_len, p->rescale_channels);
-        chunks = t > chunks ? t : chunks;
-    }
-    return (size_t)p->rows * (size_t)chunks * sizeof(double);
+    return (size_t)p->rows * (size_t)cuda_flow_chunks(p) * sizeof(double);
 }
 size_t nft_loss_workspace(const editr1_nft_loss_params* p) {
     if (!p || p->rows < 1 || p->row_len < 1) return 0;
-    return (size_t)p->rows * (size_t)cuda_elem_chunks(p->row_len, p->dtype) * NFT_NSUMS * sizeof(double);
+    return (size_t)p->rows * (size_t)cuda_nft_chunks(p->row_len, p->dtype) * NFT_NSUMS * sizeof(double);
 }
 size_t logit_score_workspace(const editr1_logit_score_params* p) {
     if (!p || p->rows < 1 || p->vocab < 1) return 0;

@@ -24,12 +24,12 @@
 namespace editr1 {
 namespace {
 
-constexpr int kThreads = kCudaThreads;
+constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
-
-template <typename T> constexpr int vec_width() { return 16 / (int)sizeof(T); }
-/* elements per block on the elementwise paths (== cuda_elem_chunk(dtype)) */
-template <typename T> constexpr int64_t elem_chunk() { return (int64_t)kThreads * kCudaVectorsPerThread * vec_width<T>(); }
+constexpr int64_t kFlowChunk = 2048;   // must match common.cpp's kFlowChunkElems
+constexpr int64_t kFlowTokens = 8;     // must match kFlowChunkTokens (one warp per token)
+constexpr int64_t kNftChunk = 2048;    // must match kNftChunkElems
+constexpr int64_t kScoreSplit = 8192;  // must match kScoreSplitElems
 
 /* 16 bytes of T as floats */
 template <typename T>
@@ -53,30 +53,6 @@ __device__ __forceinline__ void store_vec(T* p, const Vec<T>& in) {
 #pragma unroll
     for (int i = 0; i < Vec<T>::N; ++i) e[i] = from_float<T>(in.v[i]);
     *reinterpret_cast<uint4*>(p) = raw;
-}
-
-template <typename T, int VEC>
-__device__ __forceinline__ void load_n(const T* p, int64_t i, float* out) {
-    if constexpr (VEC > 1) {
-        Vec<T> t;
-        load_vec(p + i, t);
-#pragma unroll
-        for (int j = 0; j < VEC; ++j) out[j] = t.v[j];
-    } else {
-        out[0] = to_float(p[i]);
-    }
-}
-
-template <typename T, int VEC>
-__device__ __forceinline__ void store_n(T* p, int64_t i, const float* in) {
-    if constexpr (VEC > 1) {
-        Vec<T> t;
-#pragma unroll
-        for (int j = 0; j < VEC; ++j) t.v[j] = in[j];
-        store_vec(p + i, t);
-    } else {
-        p[i] = from_float<T>(in[0]);
-    }
 }
 
 __device__ __forceinline__ void flag(uint32_t* word, uint32_t bits) {
@@ -133,15 +109,9 @@ int check_workspace(const char* entry, void* ws, size_t have, size_t need) {
 /* 1. Flow step                                                                             */
 /* ======================================================================================== */
 /*
- * flow_elem_kernel<T, VEC, SEG, PHILOX>: x' = μ + c_noise·ξ per element, one pass.
- * Grid (ceil(D / chunk), B), 256 threads; each thread takes 2 VEC-wide vectors (VEC = 16 bytes
- * of T, or 1 on the unaligned path), loaded before use. SEG > 0 is the per-token norm rescale
- * with C = SEG·VEC channels: the SEG lanes holding a token reduce its two norms with shuffles, so
- * the token never leaves registers (one pass, minimum bytes). PHILOX draws ξ in the kernel
- * (an SDE step without a noise tensor); it is a template flag so the deterministic steps do not
- * carry its registers.
- * Bytes: read x, v_c (, v_u, m1, ξ, x_given), write x' (, x̂0); with log_prob one f64 partial
- * per block (+ B floats).
+ * flow_elem_kernel: x' = μ + c_noise·ξ per element, grid (ceil(D / 2048), B), 256 threads, each
+ * thread kFlowChunk / 256 elements in VEC-wide pieces. Bytes: read x, v_c (, v_u, m1, ξ, x_given),
+ * write x' (, x̂0); no intermediate touches memory. With log_prob: one f64 partial per block.
  */
 struct FlowArgs {
     editr1_flow_step_params p;
@@ -149,84 +119,85 @@ struct FlowArgs {
     int64_t chunks;
 };
 
-template <typename T, int VEC, int SEG, bool PHILOX>
+template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) flow_elem_kernel(const FlowArgs a, double* partials) {
     const editr1_flow_step_params& p = a.p;
     const int64_t b = blockIdx.y;
     const int64_t row0 = b * p.row_len;
     const bool stochastic = a.k.c_noise != 0.0f && !p.x_given;
+    const bool philox = stochastic && !p.noise;
     float sq = 0.0f;
     uint32_t bad = 0;
-    constexpr int kIters = (int)(elem_chunk<T>() / (kThreads * VEC));
+    constexpr int kIters = (int)(kFlowChunk / (kThreads * VEC));
 #pragma unroll
     for (int it = 0; it < kIters; ++it) {
-        const int64_t e = blockIdx.x * elem_chunk<T>() + ((int64_t)it * kThreads + threadIdx.x) * VEC;
-        const bool active = e < p.row_len;
-        // with SEG every lane stays for the shuffles; rows are whole tokens, so tokens are whole too
-        if (SEG == 0 && !active) break;
-        const int64_t i = row0 + (active ? e : 0);
+        const int64_t e = blockIdx.x * kFlowChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+        if (e >= p.row_len) break;
+        const int64_t i = row0 + e;
         float xv[VEC], vc[VEC], vu[VEC], m1[VEC], z[VEC], xg[VEC];
-        if (active) {
-            load_n<T, VEC>((const T*)p.x, i, xv);
-            load_n<T, VEC>((const T*)p.v_cond, i, vc);
-            if (p.v_uncond) load_n<T, VEC>((const T*)p.v_uncond, i, vu);
-            if (p.x0_prev) load_n<T, VEC>((const T*)p.x0_prev, i, m1);
-            if (p.x_given) load_n<T, VEC>((const T*)p.x_given, i, xg);
-            else if (stochastic && !PHILOX) load_n<T, VEC>((const T*)p.noise, i, z);
-            if constexpr (PHILOX) {
-                const uint64_t row = p.noise_row_offset + (uint64_t)b;
-                if constexpr (VEC >= 4) {
-                    // e is a multiple of VEC: whole Philox blocks
+        if constexpr (VEC > 1) {
+            Vec<T> t;
+            load_vec((const T*)p.x + i, t);
 #pragma unroll
-                    for (int j = 0; j < VEC; j += 4) {
-                        f32x4 n4 = noise4(p.noise_seed, row, p.noise_stream, (uint64_t)(e + j) >> 2);
+            for (int j = 0; j < VEC; ++j) xv[j] = t.v[j];
+            load_vec((const T*)p.v_cond + i, t);
 #pragma unroll
-                        for (int l = 0; l < 4; ++l) z[j + l] = n4.v[l];
-                    }
-                } else {
+            for (int j = 0; j < VEC; ++j) vc[j] = t.v[j];
+            if (p.v_uncond) {
+                load_vec((const T*)p.v_uncond + i, t);
 #pragma unroll
-                    for (int j = 0; j < VEC; ++j) z[j] = noise_at(p.noise_seed, row, p.noise_stream, (uint64_t)(e + j));
+                for (int j = 0; j < VEC; ++j) vu[j] = t.v[j];
+            }
+            if (p.x0_prev) {
+                load_vec((const T*)p.x0_prev + i, t);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) m1[j] = t.v[j];
+            }
+            if (p.x_given) {
+                load_vec((const T*)p.x_given + i, t);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) xg[j] = t.v[j];
+            } else if (stochastic && !philox) {
+                load_vec((const T*)p.noise + i, t);
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) z[j] = t.v[j];
+            }
+            if (philox) {
+                // e is a multiple of VEC >= 4: whole Philox blocks
+#pragma unroll
+                for (int j = 0; j < VEC; j += 4) {
+                    f32x4 n4 = noise4(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream,
+                                      (uint64_t)(e + j) >> 2);
+#pragma unroll
+                    for (int l = 0; l < 4; ++l) z[j + l] = n4.v[l];
                 }
             }
         } else {
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) vc[j] = vu[j] = 0.0f;
-        }
-        float v[VEC];
-#pragma unroll
-        for (int j = 0; j < VEC; ++j) v[j] = p.v_uncond ? guided_velocity(vc[j], vu[j], true, a.k.guidance) : vc[j];
-        if constexpr (SEG > 0) {
-            // Qwen's true CFG: rescale each token's guided v to the norm of v_c (f64 sums: the
-            // norms of long tokens must not depend on the summation order)
-            double nc = 0.0, nv = 0.0;
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) {
-                nc += (double)(vc[j] * vc[j]);
-                nv += (double)(v[j] * v[j]);
-            }
-#pragma unroll
-            for (int o = 1; o < SEG; o <<= 1) {
-                nc += __shfl_xor_sync(0xffffffffu, nc, o);
-                nv += __shfl_xor_sync(0xffffffffu, nv, o);
-            }
-            const float sc = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;  // a zero vector keeps its value
-#pragma unroll
-            for (int j = 0; j < VEC; ++j) v[j] *= sc;
-            if (!active) continue;
+            xv[0] = to_float(((const T*)p.x)[i]);
+            vc[0] = to_float(((const T*)p.v_cond)[i]);
+            if (p.v_uncond) vu[0] = to_float(((const T*)p.v_uncond)[i]);
+            if (p.x0_prev) m1[0] = to_float(((const T*)p.x0_prev)[i]);
+            if (p.x_given) xg[0] = to_float(((const T*)p.x_given)[i]);
+            else if (stochastic && !philox) z[0] = to_float(((const T*)p.noise)[i]);
+            if (philox) z[0] = noise_at(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, (uint64_t)e);
         }
         float xo[VEC], x0o[VEC];
 #pragma unroll
         for (int j = 0; j < VEC; ++j) {
             bad |= is_finite(xv[j]) ? 0u : EDITR1_FLOW_NF_X;
             bad |= is_finite(vc[j]) ? 0u : EDITR1_FLOW_NF_V_COND;
-            if (p.v_uncond) bad |= is_finite(vu[j]) ? 0u : EDITR1_FLOW_NF_V_UNCOND;
+            float v = vc[j];
+            if (p.v_uncond) {
+                bad |= is_finite(vu[j]) ? 0u : EDITR1_FLOW_NF_V_UNCOND;
+                v = guided_velocity(vc[j], vu[j], true, a.k.guidance);
+            }
             float mv = 0.0f;
             if (p.x0_prev) {
                 mv = m1[j];
                 bad |= is_finite(mv) ? 0u : EDITR1_FLOW_NF_X0_PREV;
             }
             float mean, x0h;
-            flow_mean(a.k, xv[j], v[j], mv, mean, x0h);
+            flow_mean(a.k, xv[j], v, mv, mean, x0h);
             float xn = mean;
             if (p.x_given) {
                 xn = xg[j];
@@ -241,8 +212,22 @@ __global__ void __launch_bounds__(kThreads) flow_elem_kernel(const FlowArgs a, d
             x0o[j] = x0h;
             bad |= (fits_in<T>(xn) && fits_in<T>(x0h)) ? 0u : EDITR1_FLOW_NF_OUTPUT;
         }
-        if (p.x_out) store_n<T, VEC>((T*)p.x_out, i, xo);
-        if (p.x0_out) store_n<T, VEC>((T*)p.x0_out, i, x0o);
+        if constexpr (VEC > 1) {
+            Vec<T> t;
+            if (p.x_out) {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) t.v[j] = xo[j];
+                store_vec((T*)p.x_out + i, t);
+            }
+            if (p.x0_out) {
+#pragma unroll
+                for (int j = 0; j < VEC; ++j) t.v[j] = x0o[j];
+                store_vec((T*)p.x0_out + i, t);
+            }
+        } else {
+            if (p.x_out) ((T*)p.x_out)[i] = from_float<T>(xo[0]);
+            if (p.x0_out) ((T*)p.x0_out)[i] = from_float<T>(x0o[0]);
+        }
     }
     flag(p.nonfinite, bad);
     if (partials) {
@@ -253,8 +238,8 @@ __global__ void __launch_bounds__(kThreads) flow_elem_kernel(const FlowArgs a, d
 }
 
 /*
- * flow_token_kernel: the per-token rescale for any C (the general path): one warp per token,
- * two passes over the token (the norms, then the outputs; the second pass hits L1).
+ * flow_token_kernel: the same step with Qwen's norm rescale: one warp per token of C channels
+ * (two passes over the token: the norms, then the outputs; the second pass hits L1).
  */
 template <typename T>
 __global__ void __launch_bounds__(kThreads) flow_token_kernel(const FlowArgs a, double* partials) {
@@ -262,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) flow_token_kernel(const FlowArgs a, 
     const int64_t b = blockIdx.y;
     const int64_t C = p.rescale_channels;
     const int64_t tokens = p.row_len / C;
-    const int64_t tok = blockIdx.x * kCudaFlowTokensPerBlock + (threadIdx.x >> 5);
+    const int64_t tok = blockIdx.x * kFlowTokens + (threadIdx.x >> 5);
     const int lane = threadIdx.x & 31;
     const bool stochastic = a.k.c_noise != 0.0f && !p.x_given;
     float sq = 0.0f;
@@ -271,18 +256,18 @@ __global__ void __launch_bounds__(kThreads) flow_token_kernel(const FlowArgs a, 
         const int64_t base = b * p.row_len + tok * C;
         const T* vc = (const T*)p.v_cond + base;
         const T* vu = (const T*)p.v_uncond + base;
-        double nc = 0.0, nv = 0.0;
+        float nc = 0.0f, nv = 0.0f;
         for (int64_t j = lane; j < C; j += 32) {
             float c = to_float(vc[j]), u = to_float(vu[j]);
             bad |= is_finite(c) ? 0u : EDITR1_FLOW_NF_V_COND;
             bad |= is_finite(u) ? 0u : EDITR1_FLOW_NF_V_UNCOND;
             float v = guided_velocity(c, u, true, a.k.guidance);
-            nc += (double)(c * c);
-            nv += (double)(v * v);
+            nc += c * c;
+            nv += v * v;
         }
         nc = warp_sum(nc);
         nv = warp_sum(nv);
-        const float s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
+        const float s = nv > 0.0f ? sqrtf(nc / nv) : 1.0f;
         for (int64_t j = lane; j < C; j += 32) {
             const int64_t i = base + j;
             const int64_t e = tok * C + j;
@@ -309,9 +294,10 @@ __global__ void __launch_bounds__(kThreads) flow_token_kernel(const FlowArgs a, 
             }
             float d = xn - mean;
             sq += d * d;
+            T xo = from_float<T>(xn), x0o = from_float<T>(x0h);
             bad |= (fits_in<T>(xn) && fits_in<T>(x0h)) ? 0u : EDITR1_FLOW_NF_OUTPUT;
-            if (p.x_out) ((T*)p.x_out)[i] = from_float<T>(xn);
-            if (p.x0_out) ((T*)p.x0_out)[i] = from_float<T>(x0h);
+            if (p.x_out) ((T*)p.x_out)[i] = xo;
+            if (p.x0_out) ((T*)p.x0_out)[i] = x0o;
         }
     }
     flag(p.nonfinite, bad);
@@ -333,54 +319,26 @@ __global__ void flow_logprob_kernel(const double* partials, int64_t rows, int64_
     log_prob[b] = (float)(-s / (2.0 * c_noise * c_noise * (double)row_len) - lognorm);
 }
 
-template <typename T, int VEC, int SEG, bool PHILOX>
-void launch_flow_elem(const FlowArgs& a, double* partials, dim3 grid, cudaStream_t st) {
-    flow_elem_kernel<T, VEC, SEG, PHILOX><<<grid, kThreads, 0, st>>>(a, partials);
-}
-
-/* the segmented rescale kernel for C = SEG·VEC, SEG a power of two up to 32; false if none fits */
-template <typename T>
-bool launch_flow_segmented(const FlowArgs& a, double* partials, dim3 grid, cudaStream_t st) {
-    constexpr int V = vec_width<T>();
-    const int64_t C = a.p.rescale_channels;
-    if (C % V != 0) return false;
-    switch (C / V) {
-        case 1: launch_flow_elem<T, V, 1, false>(a, partials, grid, st); return true;
-        case 2: launch_flow_elem<T, V, 2, false>(a, partials, grid, st); return true;
-        case 4: launch_flow_elem<T, V, 4, false>(a, partials, grid, st); return true;
-        case 8: launch_flow_elem<T, V, 8, false>(a, partials, grid, st); return true;
-        case 16: launch_flow_elem<T, V, 16, false>(a, partials, grid, st); return true;
-        case 32: launch_flow_elem<T, V, 32, false>(a, partials, grid, st); return true;
-        default: return false;
-    }
-}
-
 template <typename T>
 int flow_step_launch(const editr1_flow_step_params& p, cudaStream_t st, const char* entry) {
     FlowArgs a;
     a.p = p;
     a.k = FlowCoeffs{p.guidance, p.sigma, p.c_x, p.c_v, p.c_x0, p.x0_prev ? p.c_prev_x0 : 0.0f, p.c_noise};
+    a.chunks = cuda_flow_chunks(&p);
     double* partials = p.log_prob ? (double*)p.workspace : nullptr;
-    constexpr int V = vec_width<T>();
-    bool vec = p.row_len % V == 0;
-    const void* ptrs[] = {p.x, p.v_cond, p.v_uncond, p.x0_prev, p.noise, p.x_given, p.x_out, p.x0_out};
-    for (const void* q : ptrs) vec = vec && aligned16(q);
-    const bool philox = p.c_noise != 0.0f && !p.x_given && !p.noise;
-    a.chunks = cuda_elem_chunks(p.row_len, p.dtype);
     dim3 grid((unsigned)a.chunks, (unsigned)p.rows);
-    const char* name = "flow_elem_kernel";
+    const char* name;
     if (p.rescale_channels > 0) {
-        if (!(vec && !philox && launch_flow_segmented<T>(a, partials, grid, st))) {
-            a.chunks = cuda_token_chunks(p.row_len, p.rescale_channels);
-            flow_token_kernel<T><<<dim3((unsigned)a.chunks, (unsigned)p.rows), kThreads, 0, st>>>(a, partials);
-            name = "flow_token_kernel";
-        }
-    } else if (vec) {
-        if (philox) launch_flow_elem<T, V, 0, true>(a, partials, grid, st);
-        else launch_flow_elem<T, V, 0, false>(a, partials, grid, st);
+        flow_token_kernel<T><<<grid, kThreads, 0, st>>>(a, partials);
+        name = "flow_token_kernel";
     } else {
-        if (philox) launch_flow_elem<T, 1, 0, true>(a, partials, grid, st);
-        else launch_flow_elem<T, 1, 0, false>(a, partials, grid, st);
+        constexpr int V = Vec<T>::N;
+        bool vec = p.row_len % V == 0;
+        const void* ptrs[] = {p.x, p.v_cond, p.v_uncond, p.x0_prev, p.noise, p.x_given, p.x_out, p.x0_out};
+        for (const void* q : ptrs) vec = vec && aligned16(q);
+        if (vec) flow_elem_kernel<T, V><<<grid, kThreads, 0, st>>>(a, partials);
+        else flow_elem_kernel<T, 1><<<grid, kThreads, 0, st>>>(a, partials);
+        name = "flow_elem_kernel";
     }
     if (int s = launch_status(entry, name)) return s;
     if (p.log_prob) {
@@ -396,7 +354,7 @@ int flow_step_launch(const editr1_flow_step_params& p, cudaStream_t st, const ch
 /* ======================================================================================== */
 /*
  * noise_kernel: ε from Philox (4 normals per block), and x_t = (1 − t)·x0 + t·ε when x0 is given.
- * Grid (ceil(D / chunk), B), 2 vectors per thread. Bytes: write ε (noise), or read x0 + write x_t (+ ε).
+ * Grid (ceil(D / 2048), B). Bytes: write ε (noise), or read x0 + write x_t (+ ε).
  */
 template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) noise_kernel(const editr1_noise_params p) {
@@ -408,10 +366,10 @@ __global__ void __launch_bounds__(kThreads) noise_kernel(const editr1_noise_para
         t = p.t[b];
         bad |= (t >= 0.0f && t <= 1.0f) ? 0u : EDITR1_NOISE_NF_T;
     }
-    constexpr int kIters = (int)(elem_chunk<T>() / (kThreads * VEC));
+    constexpr int kIters = (int)(kFlowChunk / (kThreads * VEC));
 #pragma unroll
     for (int it = 0; it < kIters; ++it) {
-        const int64_t e = blockIdx.x * elem_chunk<T>() + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+        const int64_t e = blockIdx.x * kFlowChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
         if (e >= p.row_len) break;
         const int64_t i = b * p.row_len + e;
         float z[VEC];
@@ -473,7 +431,7 @@ __global__ void __launch_bounds__(kThreads) noise_kernel(const editr1_noise_para
 template <typename T>
 int noise_launch(const editr1_noise_params& p, cudaStream_t st, const char* entry) {
     constexpr int V = Vec<T>::N;
-    dim3 grid((unsigned)cuda_elem_chunks(p.row_len, p.dtype), (unsigned)p.rows);
+    dim3 grid((unsigned)ceil_div(p.row_len, kFlowChunk), (unsigned)p.rows);
     bool vec = p.row_len % V == 0 && aligned16(p.out) && aligned16(p.x0) && aligned16(p.eps_out);
     if (vec) noise_kernel<T, V><<<grid, kThreads, 0, st>>>(p);
     else noise_kernel<T, 1><<<grid, kThreads, 0, st>>>(p);
@@ -484,7 +442,7 @@ int noise_launch(const editr1_noise_params& p, cudaStream_t st, const char* entr
 /* 3. DiffusionNFT loss                                                                     */
 /* ======================================================================================== */
 /*
- * nft_sums_kernel (pass 1): per block, the five row sums of its chunk (2 vectors per thread) → workspace
+ * nft_sums_kernel (pass 1): per block, the five row sums of its 2048-element chunk → workspace
  * [B][chunks][5] f64; the velocity form writes its gradient here too (its coefficients need no
  * sums). Bytes: read x0, target, v_θ, v_old (, v_ref) (+ write grad in the velocity form).
  * nft_finish_kernel (pass 2): each block adds its row's partials in chunk order, derives w±, ℓ,
@@ -496,6 +454,30 @@ struct NftArgs {
     editr1_nft_loss_params p;
     int64_t chunks;
 };
+
+template <typename T, int VEC>
+__device__ __forceinline__ void load_n(const T* p, int64_t i, float* out) {
+    if constexpr (VEC > 1) {
+        Vec<T> t;
+        load_vec(p + i, t);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) out[j] = t.v[j];
+    } else {
+        out[0] = to_float(p[i]);
+    }
+}
+
+template <typename T, int VEC>
+__device__ __forceinline__ void store_n(T* p, int64_t i, const float* in) {
+    if constexpr (VEC > 1) {
+        Vec<T> t;
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) t.v[j] = in[j];
+        store_vec(p + i, t);
+    } else {
+        p[i] = from_float<T>(in[0]);
+    }
+}
 
 /* Σ valid over all rows, in a fixed order (every block computes the same value). */
 __device__ double sum_valid(const float* valid, int64_t rows, double* scratch) {
@@ -533,10 +515,10 @@ __global__ void __launch_bounds__(kThreads) nft_sums_kernel(const NftArgs a, dou
     }
     const NftRow q{t, r, (float)p.beta, p.target_is_xt != 0, velocity};
     float ap = 0.f, an = 0.f, sp = 0.f, sn = 0.f, sk = 0.f;
-    constexpr int kIters = (int)(elem_chunk<T>() / (kThreads * VEC));
+    constexpr int kIters = (int)(kNftChunk / (kThreads * VEC));
 #pragma unroll
     for (int it = 0; it < kIters; ++it) {
-        const int64_t e = blockIdx.x * elem_chunk<T>() + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+        const int64_t e = blockIdx.x * kNftChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
         if (e >= p.row_len) break;
         const int64_t i = b * p.row_len + e;
         float x0[VEC], tg[VEC], th[VEC], vo[VEC], rf[VEC], g[VEC];
@@ -568,20 +550,12 @@ __global__ void __launch_bounds__(kThreads) nft_sums_kernel(const NftArgs a, dou
         if (write_grad) store_n<T, VEC>((T*)p.grad, i, g);
     }
     flag(p.nonfinite, bad);
-    // the five row sums in one block reduction: warp shuffles, one barrier, five threads finish
     const float vals[NFT_NSUMS] = {ap, an, sp, sn, sk};
-    __shared__ double parts[NFT_NSUMS][kWarps];
-    const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    double* out = ws + (b * a.chunks + blockIdx.x) * NFT_NSUMS;
 #pragma unroll
     for (int j = 0; j < NFT_NSUMS; ++j) {
-        double v = warp_sum((double)vals[j]);
-        if (lane == 0) parts[j][w] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < NFT_NSUMS) {
-        double t = 0.0;
-        for (int i = 0; i < kWarps; ++i) t += parts[threadIdx.x][i];
-        ws[(b * a.chunks + blockIdx.x) * NFT_NSUMS + threadIdx.x] = t;
+        double s = block_sum((double)vals[j], scratch);
+        if (threadIdx.x == 0) out[j] = s;
     }
 }
 
@@ -632,10 +606,10 @@ __global__ void __launch_bounds__(kThreads) nft_finish_kernel(const NftArgs a, c
     if (p.form == EDITR1_NFT_VELOCITY || !p.grad) return;
     const float gp = coef[0], gn = coef[1], gk = coef[2];
     const NftRow q{p.t[b], p.r[b], (float)p.beta, p.target_is_xt != 0, false};
-    constexpr int kIters = (int)(elem_chunk<T>() / (kThreads * VEC));
+    constexpr int kIters = (int)(kNftChunk / (kThreads * VEC));
 #pragma unroll
     for (int it = 0; it < kIters; ++it) {
-        const int64_t e = blockIdx.x * elem_chunk<T>() + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+        const int64_t e = blockIdx.x * kNftChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
         if (e >= p.row_len) break;
         const int64_t i = b * p.row_len + e;
         float x0[VEC], tg[VEC], th[VEC], vo[VEC], rf[VEC], g[VEC];
@@ -656,7 +630,7 @@ __global__ void __launch_bounds__(kThreads) nft_finish_kernel(const NftArgs a, c
 
 template <typename T>
 int nft_loss_launch(const editr1_nft_loss_params& p, cudaStream_t st, const char* entry) {
-    NftArgs a{p, cuda_elem_chunks(p.row_len, p.dtype)};
+    NftArgs a{p, cuda_nft_chunks(p.row_len, p.dtype)};
     constexpr int V = Vec<T>::N;
     bool vec = p.row_len % V == 0;
     const void* ptrs[] = {p.x0, p.target, p.v_theta, p.v_old, p.v_ref, p.grad};
@@ -680,7 +654,7 @@ int nft_loss_launch(const editr1_nft_loss_params& p, cudaStream_t st, const char
 /* 4. Logit score                                                                           */
 /* ======================================================================================== */
 /*
- * score_partial_kernel: (max, Σ exp(x − max)) of an 8192-logit split per block → workspace
+ * score_partial_kernel: online softmax (max, Σ exp) of an 8192-logit split per block → workspace
  * [B][splits][2] f32. Bytes: read B·V logits once. score_finish_kernel: one thread per row merges
  * its splits in order, gathers the K token logits and writes score, probs, mass (B·(K + 2)·4 B).
  */
@@ -688,6 +662,21 @@ struct ScoreArgs {
     editr1_logit_score_params p;
     int64_t splits;
 };
+
+__device__ __forceinline__ SoftmaxAcc acc_push(SoftmaxAcc a, const float* x, int n) {
+    float vm = x[0];
+    for (int j = 1; j < n; ++j) vm = fmaxf(vm, x[j]);
+    if (vm > a.m) {
+        a.s = a.s == 0.0f ? 0.0f : a.s * __expf(a.m - vm);
+        a.m = vm;
+    }
+    if (a.m != -INFINITY) {
+        float s = 0.0f;
+        for (int j = 0; j < n; ++j) s += __expf(x[j] - a.m);  // __expf(−∞) = 0
+        a.s += s;
+    }
+    return a;
+}
 
 __device__ __forceinline__ SoftmaxAcc warp_merge(SoftmaxAcc a) {
 #pragma unroll
@@ -700,40 +689,24 @@ __device__ __forceinline__ SoftmaxAcc warp_merge(SoftmaxAcc a) {
     return a;
 }
 
-/* Each thread loads all of its 32 logits (8 or 4 vectors, every load in flight before the first
-   use), takes their max, then Σ exp(x − max): no running rescale inside a thread. */
 template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) score_partial_kernel(const ScoreArgs a, float* ws) {
     const editr1_logit_score_params& p = a.p;
     const int64_t b = blockIdx.y;
     const T* row = (const T*)p.logits + b * p.row_stride;
-    constexpr int kPer = (int)(kCudaScoreSplit / kThreads);  // 32 logits per thread
-    constexpr int kIters = kPer / VEC;
-    const int64_t v0 = blockIdx.x * kCudaScoreSplit;
-    float x[kPer];
-#pragma unroll
+    SoftmaxAcc acc{-INFINITY, 0.0f};
+    uint32_t bad = 0;
+    constexpr int kIters = (int)(kScoreSplit / (kThreads * VEC));
+    const int64_t v0 = blockIdx.x * kScoreSplit;
+#pragma unroll 4
     for (int it = 0; it < kIters; ++it) {
         const int64_t e = v0 + ((int64_t)it * kThreads + threadIdx.x) * VEC;
-        if (e < p.vocab) {
-            load_n<T, VEC>(row, e, x + it * VEC);
-        } else {
+        if (e >= p.vocab) break;
+        float x[VEC];
+        load_n<T, VEC>(row, e, x);
 #pragma unroll
-            for (int j = 0; j < VEC; ++j) x[it * VEC + j] = -INFINITY;  // (rows are whole vectors on this path)
-        }
-    }
-    uint32_t bad = 0;
-    float m = -INFINITY;
-#pragma unroll
-    for (int j = 0; j < kPer; ++j) {
-        bad |= (x[j] != x[j] || x[j] == INFINITY) ? EDITR1_SCORE_NF_LOGITS : 0u;
-        m = fmaxf(m, x[j]);
-    }
-    SoftmaxAcc acc{m, 0.0f};
-    if (m != -INFINITY) {
-        float s = 0.0f;
-#pragma unroll
-        for (int j = 0; j < kPer; ++j) s += __expf(x[j] - m);  // __expf(−∞) = 0
-        acc.s = s;
+        for (int j = 0; j < VEC; ++j) bad |= (x[j] != x[j] || x[j] == INFINITY) ? EDITR1_SCORE_NF_LOGITS : 0u;
+        acc = acc_push(acc, x, VEC);
     }
     flag(p.nonfinite, bad);
     acc = warp_merge(acc);
@@ -865,7 +838,7 @@ const char* editr1_cuda_device_name(int device) {
 int editr1_flow_step_cuda(const editr1_flow_step_params* p, void* stream) {
     const char* entry = "editr1_flow_step_cuda";
     if (int s = validate_flow_step(p, entry)) return s;
-    if (int s = check_grid(entry, p->rows, cuda_elem_chunks(p->row_len, p->dtype))) return s;
+    if (int s = check_grid(entry, p->rows, cuda_flow_chunks(p))) return s;
     if (int s = check_workspace(entry, p->workspace, p->workspace_bytes, flow_step_workspace(p))) return s;
     cudaStream_t st = (cudaStream_t)stream;
     if (int s = clear_flag(entry, p->nonfinite, st)) return s;
@@ -876,7 +849,7 @@ int editr1_flow_step_cuda(const editr1_flow_step_params* p, void* stream) {
 int editr1_noise_cuda(const editr1_noise_params* p, void* stream) {
     const char* entry = "editr1_noise_cuda";
     if (int s = validate_noise(p, entry)) return s;
-    if (int s = check_grid(entry, p->rows, cuda_elem_chunks(p->row_len, p->dtype))) return s;
+    if (int s = check_grid(entry, p->rows, ceil_div(p->row_len, kFlowChunk))) return s;
     cudaStream_t st = (cudaStream_t)stream;
     if (int s = clear_flag(entry, p->nonfinite, st)) return s;
     if (int s = by_dtype<NoiseL>(*p, st, entry)) return s;
@@ -886,7 +859,7 @@ int editr1_noise_cuda(const editr1_noise_params* p, void* stream) {
 int editr1_nft_loss_cuda(const editr1_nft_loss_params* p, void* stream) {
     const char* entry = "editr1_nft_loss_cuda";
     if (int s = validate_nft_loss(p, entry)) return s;
-    if (int s = check_grid(entry, p->rows, cuda_elem_chunks(p->row_len, p->dtype))) return s;
+    if (int s = check_grid(entry, p->rows, cuda_nft_chunks(p->row_len, p->dtype))) return s;
     if (int s = check_workspace(entry, p->workspace, p->workspace_bytes, nft_loss_workspace(p))) return s;
     cudaStream_t st = (cudaStream_t)stream;
     if (int s = clear_flag(entry, p->nonfinite, st)) return s;

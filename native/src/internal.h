@@ -46,28 +46,16 @@ size_t flow_step_workspace(const editr1_flow_step_params* p);
 size_t nft_loss_workspace(const editr1_nft_loss_params* p);
 size_t logit_score_workspace(const editr1_logit_score_params* p);
 
+/* CUDA's fixed partitions of a row (partials are summed in this fixed order, so results do
+   not depend on scheduling). Exposed so workspace sizes are computed in one place. */
+int64_t cuda_flow_chunks(const editr1_flow_step_params* p);
+int64_t cuda_nft_chunks(int64_t row_len, int32_t dtype);
+int64_t cuda_score_splits(int64_t vocab);
+
 /** Threads for the CPU path's parallel regions (editr1_set_cpu_threads, else the OpenMP default). */
 int cpu_threads();
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/* CUDA's fixed partitions of a row: per-row sums are block partials at fixed workspace slots,
-   added in slot order, so results do not depend on scheduling. Defined here so the launchers
-   and the workspace sizes (also compiled without CUDA) agree. */
-constexpr int kCudaThreads = 256;
-constexpr int kCudaVectorsPerThread = 2;        // 16-byte vectors per thread per tensor: bytes in flight
-constexpr int64_t kCudaFlowTokensPerBlock = 8;  // generic per-token rescale: one warp per token
-constexpr int64_t kCudaScoreSplit = 8192;       // logits per block: 32 per thread, all loaded before use
-
-/* elements per block on the elementwise paths: 2 vectors of 16 bytes per thread */
-inline int64_t cuda_elem_chunk(int32_t dtype) {
-    return (int64_t)kCudaThreads * kCudaVectorsPerThread * (dtype == EDITR1_F32 ? 4 : 8);
-}
-inline int64_t cuda_elem_chunks(int64_t row_len, int32_t dtype) { return ceil_div(row_len, cuda_elem_chunk(dtype)); }
-inline int64_t cuda_token_chunks(int64_t row_len, int64_t channels) {
-    return ceil_div(row_len / channels, kCudaFlowTokensPerBlock);
-}
-inline int64_t cuda_score_splits(int64_t vocab) { return ceil_div(vocab, kCudaScoreSplit); }
 
 }  // namespace editr1
 
