@@ -1,7 +1,6 @@
 package dev.editr1.kernels;
 
 import static dev.editr1.kernels.TensorChecks.bad;
-import static dev.editr1.kernels.TensorChecks.like;
 import static dev.editr1.kernels.TensorChecks.perSample;
 import static dev.editr1.kernels.TensorChecks.rowLen;
 import static dev.editr1.kernels.TensorChecks.rows;
@@ -53,23 +52,12 @@ public final class NativeOps implements KernelOps {
     @Override
     public FlowStepResult flowStep(FlowStepParams p, FlowStepInputs in, FlowStepOutputs out) {
         final String k = "flowStep";
+        DType dt = in.check(p, out);
         Tensor x = in.x();
-        DType dt = rows(k, "x", x);
-        like(k, "vCond", in.vCond(), "x", x);
-        if (in.vUncond() != null) like(k, "vUncond", in.vUncond(), "x", x);
-        if (in.x0Prev() != null) like(k, "x0Prev", in.x0Prev(), "x", x);
-        if (in.noise() != null) like(k, "noise", in.noise(), "x", x);
-        if (in.xGiven() != null) like(k, "xGiven", in.xGiven(), "x", x);
         long b = x.size(0), d = rowLen(x);
-        checkFlowScalars(k, p, in, out, d);
         Tensor xOut = out.xOut();
         if (xOut == null && in.xGiven() == null) xOut = torch.empty_like(x);
-        if (xOut != null) like(k, "xOut", xOut, "x", x);
-        Tensor x0Out = null;
-        if (out.wantX0()) {
-            x0Out = out.x0Out() != null ? out.x0Out() : torch.empty_like(x);
-            like(k, "x0Out", x0Out, "x", x);
-        }
+        Tensor x0Out = out.wantX0() ? (out.x0Out() != null ? out.x0Out() : torch.empty_like(x)) : null;
         Tensor logProb = out.wantLogProb() ? Tensors.empty(ScalarType.Float, x.device(), b) : null;
         Scratch s = Scratch.of(x);
         try (FlowStepStruct st = new FlowStepStruct()) {
@@ -94,18 +82,6 @@ public final class NativeOps implements KernelOps {
             s.finish(k, status, FLOW_NF);
         }
         return new FlowStepResult(xOut, x0Out, logProb);
-    }
-
-    static void checkFlowScalars(String k, FlowStepParams p, FlowStepInputs in, FlowStepOutputs out, long d) {
-        if (p.rescaleChannels() > 0) {
-            if (in.vUncond() == null) throw bad(k, "rescaleChannels", "needs vUncond (the rescale is part of CFG)");
-            if (d % p.rescaleChannels() != 0)
-                throw bad(k, "rescaleChannels", p.rescaleChannels() + " does not divide the row length " + d);
-        }
-        if (p.cPrevX0() != 0 && in.x0Prev() == null)
-            throw bad(k, "x0Prev", "is null but the step's cPrevX0 is " + p.cPrevX0());
-        if ((out.wantLogProb() || in.xGiven() != null) && !(p.cNoise() > 0))
-            throw bad(k, "params", "log-prob and xGiven need a stochastic step (cNoise > 0), got " + p.cNoise());
     }
 
     // ---------------------------------------------------------------------------------------
@@ -151,16 +127,9 @@ public final class NativeOps implements KernelOps {
     @Override
     public NftLossResult nftLoss(NftLossConfig c, NftLossInputs in, boolean wantGrad) {
         final String k = "nftLoss";
+        DType dt = in.check();
         Tensor x0 = in.x0();
-        DType dt = rows(k, "x0", x0);
-        like(k, "target", in.target(), "x0", x0);
-        like(k, "vTheta", in.vTheta(), "x0", x0);
-        like(k, "vOld", in.vOld(), "x0", x0);
-        if (in.vRef() != null) like(k, "vRef", in.vRef(), "x0", x0);
         long b = x0.size(0);
-        perSample(k, "t", in.t(), b, x0, "x0");
-        perSample(k, "r", in.r(), b, x0, "x0");
-        perSample(k, "valid", in.valid(), b, x0, "x0");
         Device dev = x0.device();
         Tensor loss = Tensors.empty(ScalarType.Float, dev, 1);
         Tensor ell = Tensors.empty(ScalarType.Float, dev, b);

@@ -17,4 +17,24 @@ import org.bytedeco.pytorch.Tensor;
  * @param valid      1 for samples in the loss, 0 for filtered ones
  */
 public record NftLossInputs(Tensor x0, Tensor target, boolean targetIsXt, Tensor vTheta, Tensor vOld, Tensor vRef,
-                            Tensor t, Tensor r, Tensor valid) {}
+                            Tensor t, Tensor r, Tensor valid) {
+    /**
+     * Checks the activations against x0 (shape, dtype, device, layout) and the per-sample vectors
+     * (f32 [B] on x0's device); returns x0's dtype. Both implementations call this first.
+     *
+     * @throws IllegalArgumentException naming the offending argument
+     */
+    DType check() {
+        final String k = "nftLoss";
+        DType dt = TensorChecks.rows(k, "x0", x0);
+        TensorChecks.like(k, "target", target, "x0", x0);
+        TensorChecks.like(k, "vTheta", vTheta, "x0", x0);
+        TensorChecks.like(k, "vOld", vOld, "x0", x0);
+        if (vRef != null) TensorChecks.like(k, "vRef", vRef, "x0", x0);
+        long b = x0.size(0);
+        TensorChecks.perSample(k, "t", t, b, x0, "x0");
+        TensorChecks.perSample(k, "r", r, b, x0, "x0");
+        TensorChecks.perSample(k, "valid", valid, b, x0, "x0");
+        return dt;
+    }
+}

@@ -1,8 +1,6 @@
 package dev.editr1.kernels;
 
-import static dev.editr1.kernels.TensorChecks.like;
 import static dev.editr1.kernels.TensorChecks.perSample;
-import static dev.editr1.kernels.TensorChecks.rowLen;
 import static dev.editr1.kernels.TensorChecks.rows;
 
 import org.bytedeco.pytorch.Device;
@@ -62,16 +60,8 @@ public final class TorchOps implements KernelOps {
     @Override
     public FlowStepResult flowStep(FlowStepParams p, FlowStepInputs in, FlowStepOutputs out) {
         final String k = "flowStep";
+        in.check(p, out);
         Tensor x = in.x();
-        rows(k, "x", x);
-        like(k, "vCond", in.vCond(), "x", x);
-        if (in.vUncond() != null) like(k, "vUncond", in.vUncond(), "x", x);
-        if (in.x0Prev() != null) like(k, "x0Prev", in.x0Prev(), "x", x);
-        if (in.noise() != null) like(k, "noise", in.noise(), "x", x);
-        if (in.xGiven() != null) like(k, "xGiven", in.xGiven(), "x", x);
-        if (out.xOut() != null) like(k, "xOut", out.xOut(), "x", x);
-        if (out.x0Out() != null) like(k, "x0Out", out.x0Out(), "x", x);
-        NativeOps.checkFlowScalars(k, p, in, out, rowLen(x));
         finite(k, "x", x);
         finite(k, "vCond", in.vCond());
         finite(k, "vUncond", in.vUncond());
@@ -169,16 +159,9 @@ public final class TorchOps implements KernelOps {
      */
     public Graph nftLossGraph(NftLossConfig c, NftLossInputs in) {
         final String k = "nftLoss";
+        in.check();
         Tensor x0 = in.x0();
-        rows(k, "x0", x0);
-        like(k, "target", in.target(), "x0", x0);
-        like(k, "vTheta", in.vTheta(), "x0", x0);
-        like(k, "vOld", in.vOld(), "x0", x0);
-        if (in.vRef() != null) like(k, "vRef", in.vRef(), "x0", x0);
         long b = x0.size(0);
-        perSample(k, "t", in.t(), b, x0, "x0");
-        perSample(k, "r", in.r(), b, x0, "x0");
-        perSample(k, "valid", in.valid(), b, x0, "x0");
         finite(k, "x0", x0);
         finite(k, "target", in.target());
         finite(k, "vTheta", in.vTheta());
