@@ -5,7 +5,6 @@ import java.util.concurrent.Callable;
 import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.Editr1Native;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /**
  * {@code editr1 doctor}: what editr1 can use on this machine — the backend it would choose and
@@ -14,13 +13,8 @@ import picocli.CommandLine.Option;
 @Command(name = "doctor", mixinStandardHelpOptions = true,
         description = "Report the backend editr1 chooses and why, library versions, CUDA build and devices, threads.")
 final class DoctorCommand implements Callable<Integer> {
-    @Option(names = "--backend", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE}; also -Deditr1.backend / EDITR1_BACKEND)",
-            defaultValue = "auto")
-    String backend;
-
-    @Option(names = "--impl", description = "native (fused kernels) or torch (composed libtorch ops); default: ${DEFAULT-VALUE}",
-            defaultValue = "native")
-    String impl;
+    @picocli.CommandLine.Mixin
+    BackendOptions backend;
 
     @Override
     public Integer call() {
@@ -43,7 +37,7 @@ final class DoctorCommand implements Callable<Integer> {
         row("CPU", Runtime.getRuntime().availableProcessors() + " processors; kernels: " + p.cpuThreads
                 + " threads, " + p.cpuIsa + "; libtorch: " + p.torchThreads + " threads");
         try {
-            Backend b = Backend.resolve(backend, impl, true);
+            Backend b = Backend.resolve(backend.backend, backend.impl, true);
             row("backend", b.kind.name().toLowerCase() + " — " + b.reason);
             row("kernels", b.impl.name().toLowerCase());
             System.out.println("status: OK");

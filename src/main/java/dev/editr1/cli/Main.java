@@ -1,5 +1,7 @@
 package dev.editr1.cli;
 
+import java.io.IOException;
+
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -7,7 +9,8 @@ import picocli.CommandLine.Command;
 @Command(name = "editr1", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Reinforcement post-training of flow-matching image-editing models "
                 + "(Edit-R1: DiffusionNFT with an MLLM judge's logit reward).",
-        subcommands = {DoctorCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, SftCommand.class, EvalCommand.class, SampleCommand.class, SigmasCommand.class,
+                DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -16,9 +19,29 @@ public final class Main implements Runnable {
         System.exit(run(args));
     }
 
+    /**
+     * JavaCPP's allocation accounting (a /proc read and a possible System.gc() per native
+     * allocation) costs more than the tiny model's tensor ops themselves; editr1 frees native
+     * memory deterministically with PointerScopes instead. Must run before any JavaCPP class loads.
+     */
+    static void configureJavaCpp() {
+        if (System.getProperty("org.bytedeco.javacpp.maxBytes") == null) System.setProperty("org.bytedeco.javacpp.maxBytes", "0");
+        if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null)
+            System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+    }
+
     /** Runs the CLI and returns its exit code (tests call this). */
     public static int run(String... args) {
-        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+        configureJavaCpp();
+        return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler((ex, cmd, parsed) -> {
+                    if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
+                            || ex instanceof IOException || ex instanceof dev.editr1.kernels.KernelException) {
+                        cmd.getErr().println("editr1 " + cmd.getCommandName() + ": " + ex.getMessage());
+                        return 1;
+                    }
+                    throw ex;
+                }).execute(args);
     }
 
     @Override

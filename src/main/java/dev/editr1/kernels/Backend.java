@@ -85,6 +85,20 @@ public final class Backend {
         return ops;
     }
 
+    /**
+     * Threads for CPU work: libtorch's intra-op pool and libeditr1's CPU path (one OpenMP pool).
+     * On small models one thread is fastest: the per-op cost of waking workers exceeds the work.
+     */
+    public static void setCpuThreads(int n) {
+        if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        try {
+            Editr1Native.editr1_set_cpu_threads(n);
+        } catch (LinkageError e) {
+            // libeditr1 absent: the torch implementation needs no native threads
+        }
+    }
+
     /** The torch device tensors should be created on. */
     public Device device() {
         return kind == Kind.CUDA ? new Device(torch.DeviceType.CUDA, (byte) 0) : Tensors.cpu();

@@ -1,0 +1,171 @@
+package dev.editr1.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+import dev.editr1.kernels.Tensors;
+
+/**
+ * The built-in editing diffusion transformer: the noisy target's patches, the source image's
+ * patches and the instruction's tokens in one sequence (as FLUX-Kontext and Qwen-Image-Edit do),
+ * joint self-attention over all of them, timestep conditioning by adaLN-Zero (DiT), and a
+ * velocity prediction for the target's patches.
+ *
+ * <p>Shapes: x_t and source [B, 3, S, S] f32 in [−1, 1]-ish, text ids [B, L] int64, t [B] f32 in
+ * [0, 1] (the float time of SPEC §1, t = 1 noise) → v [B, 3, S, S]. An optional {@link LoraAdapter}
+ * adds low-rank updates to every attention projection; {@code null} is the frozen base ("adapters
+ * off", the KL reference).
+ */
+public final class EditDiT {
+    public final DiTConfig cfg;
+    public final ParamStore base = new ParamStore();
+    private final int freqDim = 64;
+    private final Tensor freqs;
+    /** Fixed 2-D sin-cos positions, shared by target and source tokens: patch (i, j) of both
+        images gets the same position, so attention can copy a patch from the source from the start. */
+    private final Tensor posImage;
+
+    public EditDiT(DiTConfig cfg, long seed) {
+        this.cfg = cfg;
+        SplittableRandom rng = new SplittableRandom(seed);
+        int w = cfg.width(), pd = cfg.patchDim(), n = cfg.imageTokens();
+        linear("x_embed", rng, w, pd);
+        linear("src_embed", rng, w, pd);
+        base.normal("txt_embed.weight", rng, 0.02, cfg.vocab(), w);
+        base.normal("type_x", rng, 0.02, 1, w);
+        base.normal("type_src", rng, 0.02, 1, w);
+        base.normal("pos_txt", rng, 0.02, cfg.textLen(), w);
+        linear("t_mlp.0", rng, w, freqDim);
+        linear("t_mlp.2", rng, w, w);
+        for (int i = 0; i < cfg.depth(); i++) {
+            String b = "blocks." + i;
+            zeroLinear(b + ".ada", 6 * w, w);           // adaLN-Zero: each block starts as the identity
+            linear(b + ".attn.qkv", rng, 3 * w, w);
+            linear(b + ".attn.proj", rng, w, w);
+            linear(b + ".mlp.fc1", rng, 4 * w, w);
+            linear(b + ".mlp.fc2", rng, w, 4 * w);
+        }
+        zeroLinear("final.ada", 2 * w, w);
+        zeroLinear("final.linear", pd, w);
+        posImage = sincos2d(cfg.imageSize() / cfg.patch(), w);
+        float[] f = new float[freqDim / 2];
+        for (int i = 0; i < f.length; i++) f[i] = (float) Math.exp(-Math.log(10000.0) * i / f.length);
+        freqs = Tensors.fromFloats(f, 1, f.length);
+    }
+
+    /** DiT's 2-D sin-cos embedding: half the width for rows, half for columns. [g², w] */
+    static Tensor sincos2d(int g, int w) {
+        int quarter = w / 4;
+        float[] e = new float[g * g * w];
+        for (int r = 0; r < g; r++)
+            for (int c = 0; c < g; c++) {
+                int tok = r * g + c;
+                for (int k = 0; k < quarter; k++) {
+                    double omega = 1.0 / Math.pow(10000.0, (double) k / quarter);
+                    e[tok * w + k] = (float) Math.sin(r * omega);
+                    e[tok * w + quarter + k] = (float) Math.cos(r * omega);
+                    e[tok * w + 2 * quarter + k] = (float) Math.sin(c * omega);
+                    e[tok * w + 3 * quarter + k] = (float) Math.cos(c * omega);
+                }
+            }
+        return Tensors.fromFloats(e, (long) g * g, w);
+    }
+
+    private void linear(String name, SplittableRandom rng, int out, int in) {
+        double bound = Math.sqrt(6.0 / (in + out)); // Xavier-uniform
+        base.uniform(name + ".weight", rng, bound, out, in);
+        base.zeros(name + ".bias", out);
+    }
+
+    private void zeroLinear(String name, int out, int in) {
+        base.zeros(name + ".weight", out, in);
+        base.zeros(name + ".bias", out);
+    }
+
+    /** The attention projections LoRA adapts. */
+    public List<String> loraTargets() {
+        List<String> t = new ArrayList<>();
+        for (int i = 0; i < cfg.depth(); i++) {
+            t.add("blocks." + i + ".attn.qkv");
+            t.add("blocks." + i + ".attn.proj");
+        }
+        return t;
+    }
+
+    /** [out, in] of a linear layer. */
+    public long[] linearShape(String module) {
+        return Tensors.shape(base.get(module + ".weight"));
+    }
+
+    private Tensor lin(String m, Tensor x, LoraAdapter lora) {
+        Tensor y = torch.linear(x, base.get(m + ".weight"), new org.bytedeco.pytorch.TensorOptional(base.get(m + ".bias")));
+        if (lora != null && lora.targets(m)) {
+            Tensor low = torch.linear(torch.linear(x, lora.a(m)), lora.b(m));
+            y = y.add(low, new Scalar(lora.scale()));
+        }
+        return y;
+    }
+
+    /** [B, 3, S, S] → [B, N, 3·P·P] */
+    Tensor patchify(Tensor img) {
+        long b = img.size(0);
+        int s = cfg.imageSize(), p = cfg.patch(), g = s / p;
+        return img.reshape(b, 3, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(b, (long) g * g, 3L * p * p);
+    }
+
+    /** [B, N, 3·P·P] → [B, 3, S, S] */
+    Tensor unpatchify(Tensor tokens) {
+        long b = tokens.size(0);
+        int s = cfg.imageSize(), p = cfg.patch(), g = s / p;
+        return tokens.reshape(b, g, g, 3, p, p).permute(0, 3, 1, 4, 2, 5).reshape(b, 3, s, s);
+    }
+
+    Tensor timeEmbedding(Tensor t) {
+        Tensor arg = t.reshape(-1, 1).mul(new Scalar(1000.0)).mul(freqs);   // [B, F/2]
+        return torch.cat(new TensorVector(arg.sin(), arg.cos()), 1);
+    }
+
+    private static Tensor modulate(Tensor x, Tensor shift, Tensor scale) {
+        return x.mul(scale.add(new Scalar(1.0))).add(shift);
+    }
+
+    private Tensor layerNorm(Tensor x) {
+        return torch.layer_norm(x, new long[] {cfg.width()}, new org.bytedeco.pytorch.TensorOptional(),
+                new org.bytedeco.pytorch.TensorOptional(), 1e-6, false);
+    }
+
+    /** The velocity v(x_t, t | source, instruction). */
+    public Tensor velocity(Tensor xt, Tensor source, Tensor textIds, Tensor t, LoraAdapter lora) {
+        long b = xt.size(0);
+        int w = cfg.width(), n = cfg.imageTokens(), heads = cfg.heads(), dh = w / heads;
+        Tensor hx = lin("x_embed", patchify(xt), null).add(posImage).add(base.get("type_x"));
+        Tensor hs = lin("src_embed", patchify(source), null).add(posImage).add(base.get("type_src"));
+        Tensor ht = torch.embedding(base.get("txt_embed.weight"), textIds).add(base.get("pos_txt"));
+        Tensor h = torch.cat(new TensorVector(hx, hs, ht), 1);                        // [B, T, W]
+        long tokens = h.size(1);
+        Tensor c = lin("t_mlp.2", torch.silu(lin("t_mlp.0", timeEmbedding(t), null)), null);
+        Tensor cAct = torch.silu(c).unsqueeze(1);                                      // [B, 1, W]
+        for (int i = 0; i < cfg.depth(); i++) {
+            String p = "blocks." + i;
+            TensorVector mod = lin(p + ".ada", cAct, null).chunk(6, 2);
+            Tensor x = modulate(layerNorm(h), mod.get(0), mod.get(1));
+            Tensor qkv = lin(p + ".attn.qkv", x, lora).reshape(b, tokens, 3, heads, dh).permute(2, 0, 3, 1, 4);
+            TensorVector qkvs = qkv.unbind(0);
+            Tensor a = torch.scaled_dot_product_attention(qkvs.get(0), qkvs.get(1), qkvs.get(2));   // [B, H, T, dh]
+            a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
+            h = h.add(a.mul(mod.get(2)));
+            Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
+            y = lin(p + ".mlp.fc2", torch.gelu(lin(p + ".mlp.fc1", y, null)), null);
+            h = h.add(y.mul(mod.get(5)));
+        }
+        TensorVector fm = lin("final.ada", cAct, null).chunk(2, 2);
+        Tensor out = lin("final.linear", modulate(layerNorm(h.narrow(1, 0, n)), fm.get(0), fm.get(1)), null);
+        return unpatchify(out);
+    }
+}

@@ -1,0 +1,107 @@
+package dev.editr1.reward;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+import org.bytedeco.pytorch.Tensor;
+
+import dev.editr1.kernels.KernelOps;
+import dev.editr1.kernels.LogitScoreResult;
+import dev.editr1.kernels.ScoreMode;
+import dev.editr1.kernels.ScoreTokens;
+import dev.editr1.kernels.Tensors;
+import dev.editr1.world.Quality;
+
+/**
+ * The stand-in for the MLLM judge in the embedded world (SPEC §8): from the edited image and the
+ * exact target it computes the true quality q₀ ({@link Quality}), forms the judge's view
+ * q = clamp(q₀^p + N(0, noise²), 0, 1) (p = 1 by default; SPEC §8's probe used p = 4 on a plain pixel
+ * fraction), emits logits −(k − 5q)²/(2·0.6²) over the six score tokens
+ * "0".."5", and turns them into the reward with the logit-score kernel — exactly as a real MLLM's
+ * logits would be. The noise is seeded by (seed, request id), so a run replays bit for bit.
+ */
+public final class SimulatedJudge implements Judge {
+    public static final double LOGIT_WIDTH = 0.6;
+    private final KernelOps ops;
+    private final long seed;
+    private final double noise, exponent;
+    private final ExecutorService pool;
+
+    public SimulatedJudge(KernelOps ops, long seed, double noise) {
+        this(ops, seed, noise, 1.0);
+    }
+
+    public SimulatedJudge(KernelOps ops, long seed, double noise, double exponent) {
+        if (!(noise >= 0) || !(exponent > 0)) throw new IllegalArgumentException("judge noise must be >= 0 and exponent > 0");
+        this.ops = ops;
+        this.seed = seed;
+        this.noise = noise;
+        this.exponent = exponent;
+        this.pool = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "editr1-simulated-judge");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    @Override
+    public String describe() {
+        return "simulated (true quality^" + exponent + " + N(0, " + noise + "²), logits over \"0\"..\"5\")";
+    }
+
+    /** The six score-token logits for a judge view q ∈ [0, 1]. */
+    public static float[] logits(double q) {
+        float[] l = new float[6];
+        for (int k = 0; k < 6; k++) l[k] = (float) (-(k - 5 * q) * (k - 5 * q) / (2 * LOGIT_WIDTH * LOGIT_WIDTH));
+        return l;
+    }
+
+    @Override
+    public CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch) {
+        return CompletableFuture.supplyAsync(() -> rate(batch), pool);
+    }
+
+    /** Synchronous rating (also used by tests). */
+    public List<Judgement> rate(List<JudgeRequest> batch) {
+        int n = batch.size();
+        List<Judgement> out = new ArrayList<>(n);
+        if (n == 0) return out;
+        float[] rows = new float[n * 6];
+        String[] failures = new String[n];
+        for (int i = 0; i < n; i++) {
+            JudgeRequest r = batch.get(i);
+            if (r.target() == null) {
+                failures[i] = "the simulated judge needs the exact target";
+                continue;
+            }
+            double q0 = Quality.of(r.edited(), r.source(), r.target());
+            SplittableRandom rng = new SplittableRandom(seed ^ (r.id() * 0x9E3779B97F4A7C15L));
+            double u = 1 - rng.nextDouble(), v = rng.nextDouble();
+            double z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+            double q = Math.min(1, Math.max(0, Math.pow(q0, exponent) + noise * z));
+            System.arraycopy(logits(q), 0, rows, i * 6, 6);
+        }
+        Tensor t = Tensors.fromFloats(rows, n, 6);
+        LogitScoreResult s = ops.logitScore(t, ScoreTokens.dense(6), ScoreMode.EXPECTED);
+        float[] score = Tensors.toFloats(s.score()), probs = Tensors.toFloats(s.probs()), mass = Tensors.toFloats(s.mass());
+        for (int i = 0; i < n; i++) {
+            if (failures[i] != null) {
+                out.add(Judgement.unscored(failures[i]));
+                continue;
+            }
+            double[] p = new double[6];
+            for (int k = 0; k < 6; k++) p[k] = probs[i * 6 + k];
+            out.add(new Judgement(score[i], p, mass[i], null));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+    }
+}

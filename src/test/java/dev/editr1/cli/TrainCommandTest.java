@@ -1,0 +1,97 @@
+package dev.editr1.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad configuration: a clear message, exit code 1, and nothing written. */
+class TrainCommandTest {
+    record Out(int code, String out, String err) {}
+
+    static Out run(String... args) {
+        PrintStream o = System.out, e = System.err;
+        ByteArrayOutputStream ob = new ByteArrayOutputStream(), eb = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(ob, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(eb, true, StandardCharsets.UTF_8));
+        try {
+            int c = Main.run(args);
+            return new Out(c, ob.toString(StandardCharsets.UTF_8), eb.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(o);
+            System.setErr(e);
+        }
+    }
+
+    @Test
+    void badSettingsAreRefusedBeforeAnythingIsWritten(@TempDir Path tmp) throws Exception {
+        Object[][] cases = {
+                {new String[] {"--set", "groupSize=1"}, "groupSize"},
+                {new String[] {"--set", "lr=-0.001"}, "lr must be a positive number"},
+                {new String[] {"--set", "sigmaPreset=flux9"}, "unknown sigma preset 'flux9'"},
+                {new String[] {"--set", "nosuchfield=3"}, "no config field 'nosuchfield'"},
+                {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
+        };
+        int i = 0;
+        for (Object[] c : cases) {
+            Path out = tmp.resolve("run" + i++);
+            String[] extra = (String[]) c[0];
+            String[] args = new String[extra.length + 3];
+            args[0] = "train";
+            args[1] = "--out";
+            args[2] = out.toString();
+            System.arraycopy(extra, 0, args, 3, extra.length);
+            Out r = run(args);
+            assertEquals(1, r.code(), String.join(" ", args) + "\n" + r.err());
+            assertTrue(r.err().contains((String) c[1]), "message for " + String.join(" ", extra) + ": " + r.err());
+            assertFalse(Files.exists(out), "nothing is written for a refused run: " + out);
+        }
+    }
+
+    @Test
+    void corruptBaseCheckpointIsNamed(@TempDir Path tmp) throws Exception {
+        Path bad = tmp.resolve("bad.safetensors");
+        Files.writeString(bad, "not a checkpoint");
+        Out r = run("train", "--out", tmp.resolve("r").toString(), "--base", bad.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("bad.safetensors") && r.err().contains("not a valid safetensors"), r.err());
+        assertFalse(Files.exists(tmp.resolve("r")));
+    }
+
+    @Test
+    void existingRunFolderIsNotOverwritten(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("used");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("keep.txt"), "precious");
+        Out r = run("train", "--out", dir.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("--resume"), r.err());
+        assertEquals("precious", Files.readString(dir.resolve("keep.txt")));
+        Out missing = run("train", "--resume", tmp.resolve("nope").toString());
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("cannot resume"), missing.err());
+    }
+
+    @Test
+    void sigmasPrintsTheGrid() {
+        Out r = run("sigmas", "--preset", "qwen", "--steps", "6", "--tokens", "1024");
+        assertEquals(0, r.code(), r.err());
+        String out = r.out().trim();
+        assertTrue(out.startsWith("[") && out.endsWith("]"), out);
+        String[] parts = out.substring(1, out.length() - 1).split(",");
+        double[] expect = {1, 0.86248, 0.70279, 0.51511, 0.29134, 0.02, 0};   // SPEC §2
+        assertEquals(expect.length, parts.length, out);
+        for (int i = 0; i < expect.length; i++) assertEquals(expect[i], Double.parseDouble(parts[i].trim()), 5e-6, out);
+        Out bad = run("sigmas", "--preset", "nope", "--steps", "6");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("unknown sigma preset"), bad.err());
+    }
+}

@@ -1,0 +1,118 @@
+package dev.editr1.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.Test;
+
+import dev.editr1.kernels.NativeOps;
+import dev.editr1.kernels.NftLossConfig;
+import dev.editr1.kernels.NftLossInputs;
+import dev.editr1.kernels.NftLossResult;
+import dev.editr1.kernels.Tensors;
+import dev.editr1.kernels.TorchOps;
+
+class EditDiTTest {
+    static final DiTConfig CFG = new DiTConfig(16, 4, 32, 2, 4, 10, 40);
+
+    static Tensor rnd(long seed, long... shape) {
+        int n = 1;
+        for (long s : shape) n *= (int) s;
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) f[i] = (float) (r.nextDouble() * 2 - 1);
+        return Tensors.fromFloats(f, shape);
+    }
+
+    static Tensor ids(int b) {
+        float[] f = new float[b * 10];
+        for (int i = 0; i < f.length; i++) f[i] = i % 37;
+        return Tensors.fromFloats(f, b, 10).to(torch.ScalarType.Long);
+    }
+
+    @Test
+    void patchifyRoundTripsAndShapesHold() {
+        EditDiT m = new EditDiT(CFG, 1);
+        Tensor x = rnd(1, 3, 3, 16, 16);
+        assertArrayEquals(Tensors.toFloats(x), Tensors.toFloats(m.unpatchify(m.patchify(x))));
+        try (NoGradGuard g = new NoGradGuard()) {
+            Tensor v = m.velocity(x, rnd(2, 3, 3, 16, 16), ids(3), Tensors.fromFloats(new float[] {0.1f, 0.5f, 1f}, 3), null);
+            assertArrayEquals(new long[] {3, 3, 16, 16}, Tensors.shape(v));
+        }
+    }
+
+    @Test
+    void aFreshAdapterIsTheBaseModel() {
+        EditDiT m = new EditDiT(CFG, 1);
+        // non-zero output layers so the comparison means something
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
+                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            LoraAdapter a = LoraAdapter.create(m, 4, 8, 3);
+            Tensor x = rnd(1, 2, 3, 16, 16), s = rnd(2, 2, 3, 16, 16), t = Tensors.fromFloats(new float[] {0.3f, 0.9f}, 2);
+            float[] base = Tensors.toFloats(m.velocity(x, s, ids(2), t, null));
+            assertArrayEquals(base, Tensors.toFloats(m.velocity(x, s, ids(2), t, a)));
+            a.b("blocks.0.attn.qkv").copy_(rnd(5, Tensors.shape(a.b("blocks.0.attn.qkv"))));
+            float[] changed = Tensors.toFloats(m.velocity(x, s, ids(2), t, a));
+            boolean differs = false;
+            for (int i = 0; i < base.length; i++) differs |= base[i] != changed[i];
+            assertTrue(differs, "a non-zero B changes the output");
+        }
+    }
+
+    /** The gradient that reaches the LoRA weights through v_θ.backward(kernel grad) is autograd of the composed loss. */
+    @Test
+    void loraGradientEqualsAutogradOfTheComposedLoss() {
+        EditDiT m = new EditDiT(CFG, 4);
+        LoraAdapter a = LoraAdapter.create(m, 4, 8, 5), old = a.copy();
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
+                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            for (String mod : m.loraTargets()) {
+                a.b(mod).copy_(rnd(mod.hashCode(), Tensors.shape(a.b(mod))).mul(new Scalar(0.05)));
+                old.b(mod).copy_(a.b(mod).mul(new Scalar(0.9)));
+            }
+        }
+        a.params.requireGrad(true);
+        int b = 4;
+        Tensor x0 = rnd(11, b, 3, 16, 16), eps = rnd(12, b, 3, 16, 16), src = rnd(13, b, 3, 16, 16);
+        Tensor t = Tensors.fromFloats(new float[] {0.02f, 0.5f, 1f, 0.7f}, b);
+        Tensor xt = x0.mul(t.neg().add(new Scalar(1)).view(b, 1, 1, 1)).add(eps.mul(t.view(b, 1, 1, 1)));
+        Tensor r = Tensors.fromFloats(new float[] {0f, 0.5f, 1f, 0.8f}, b), valid = Tensors.fromFloats(new float[] {1, 1, 0, 1}, b);
+        Tensor vOld, vRef;
+        try (NoGradGuard g = new NoGradGuard()) {
+            vOld = m.velocity(xt, src, ids(b), t, old);
+            vRef = m.velocity(xt, src, ids(b), t, null);
+        }
+        // fused: kernel gradient, then backward through the model
+        Tensor vTheta = m.velocity(xt, src, ids(b), t, a);
+        NftLossResult res = new NativeOps(true).nftLoss(NftLossConfig.DEFAULTS,
+                new NftLossInputs(x0, eps, false, vTheta.detach(), vOld, vRef, t, r, valid), true);
+        vTheta.backward(res.grad(), new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
+        float[][] fused = grads(a);
+        for (Tensor p : a.tensors()) p.grad().zero_();
+        // composed: autograd all the way
+        Tensor vTheta2 = m.velocity(xt, src, ids(b), t, a);
+        new TorchOps(true).nftLossGraph(NftLossConfig.DEFAULTS,
+                new NftLossInputs(x0, eps, false, vTheta2, vOld, vRef, t, r, valid)).loss().backward();
+        float[][] auto = grads(a);
+        for (int i = 0; i < fused.length; i++) {
+            double max = 0;
+            for (float v : auto[i]) max = Math.max(max, Math.abs(v));
+            assertTrue(max > 0, "tensor " + i + " gets a gradient");
+            for (int j = 0; j < fused[i].length; j++)
+                assertTrue(Math.abs(fused[i][j] - auto[i][j]) <= 1e-4 * max + 1e-9,
+                        "tensor " + i + " element " + j + ": fused " + fused[i][j] + " autograd " + auto[i][j]);
+        }
+    }
+
+    static float[][] grads(LoraAdapter a) {
+        return a.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
+    }
+}

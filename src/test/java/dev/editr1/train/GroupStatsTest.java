@@ -1,0 +1,103 @@
+package dev.editr1.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+/** SPEC §5 on hand-made groups. */
+class GroupStatsTest {
+    static GroupStats stats(GroupStats.FilterMode mode, double[]... groups) {
+        return GroupStats.compute(List.of(groups), 5.0, 0.05, 0.9, mode, 0.05, 0.9);
+    }
+
+    @Test
+    void advantagesUseTheEpochsGlobalStd() {
+        double[] a = {0.2, 0.4, 0.6}, b = {0.1, 0.5, 0.3};
+        GroupStats s = stats(GroupStats.FilterMode.OR, a, b);
+        double[] all = {0.2, 0.4, 0.6, 0.1, 0.5, 0.3};
+        double mean = 0, m2 = 0;
+        for (double x : all) mean += x / all.length;
+        for (double x : all) m2 += (x - mean) * (x - mean) / all.length;
+        double std = Math.sqrt(m2);
+        assertEquals((0.2 - 0.4) / (std + 1e-4), s.advantage[0], 1e-12);
+        assertEquals((0.5 - 0.3) / (std + 1e-4), s.advantage[4], 1e-12);
+        assertEquals(0.5 + 0.5 * s.advantage[0] / 5.0, s.r[0], 1e-12);
+        assertTrue(s.valid[0] && s.valid[5]);
+    }
+
+    @Test
+    void rIsClipped() {
+        // global std 0.25, A = ∓2; with c = 1, |A|/c > 1 is clipped: r ∈ {0, 1}
+        GroupStats s = GroupStats.compute(List.of(new double[] {0.0, 1.0}, new double[] {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}), 1.0,
+                0.05, 0.9, GroupStats.FilterMode.OR, 0.05, 0.9);
+        assertEquals(-2.0, s.advantage[0], 1e-2);
+        assertEquals(0.0, s.r[0], 1e-12);
+        assertEquals(1.0, s.r[1], 1e-12);
+        // with the default c = 5 the same advantage is not clipped: r = ½ + ½·(−2/5)
+        assertEquals(0.5 - 0.2, stats(GroupStats.FilterMode.OR, new double[] {0.0, 1.0},
+                new double[] {0.5, 0.5, 0.5, 0.5, 0.5, 0.5}).r[0], 1e-3);
+    }
+
+    @Test
+    void allEqualRewardsAreFilteredButKeepTheStatistics() {
+        GroupStats s = stats(GroupStats.FilterMode.OR, new double[] {0.3, 0.3, 0.3}, new double[] {0.1, 0.9, 0.5});
+        assertTrue(s.filtered[0]);
+        assertFalse(s.filtered[1]);
+        for (int i = 0; i < 3; i++) assertFalse(s.valid[i]);
+        assertEquals(3, s.validCount());
+        // the masked group still counts in the global std
+        double[] all = {0.3, 0.3, 0.3, 0.1, 0.9, 0.5};
+        double mean = 0, m2 = 0;
+        for (double x : all) mean += x / 6;
+        for (double x : all) m2 += (x - mean) * (x - mean) / 6;
+        assertEquals(Math.sqrt(m2), s.globalStd, 1e-12);
+    }
+
+    @Test
+    void highMeanGroupsAreFilteredWithOrButNotWithAnd() {
+        double[] high = {0.95, 0.99, 0.91}; // mean ≥ 0.9, std > 0.05? std ≈ 0.033: low too
+        double[] highSpread = {0.8, 1.0, 1.0}; // mean 0.93, std 0.094
+        GroupStats or = stats(GroupStats.FilterMode.OR, highSpread, new double[] {0.1, 0.5});
+        GroupStats and = stats(GroupStats.FilterMode.AND, highSpread, new double[] {0.1, 0.5});
+        assertTrue(or.filtered[0], "OR: mean ≥ 0.9 suffices");
+        assertFalse(and.filtered[0], "AND: needs low std too");
+        assertTrue(stats(GroupStats.FilterMode.AND, high, new double[] {0.1, 0.5}).filtered[0]);
+    }
+
+    @Test
+    void oneSampleGroupsAndJudgeFailures() {
+        GroupStats s = stats(GroupStats.FilterMode.OR, new double[] {0.4}, new double[] {0.2, Double.NaN, 0.8},
+                new double[] {Double.NaN, Double.NaN});
+        assertTrue(s.filtered[0], "one sample has no contrast");
+        assertFalse(s.filtered[1]);
+        assertTrue(s.filtered[2], "a group with no scored sample");
+        assertEquals(3, s.unscored);
+        assertFalse(s.valid[2], "an unscored sample never enters the loss");
+        assertTrue(s.valid[1] && s.valid[3]);
+        assertEquals(0.5, s.groupMean[1], 1e-12, "unscored samples are excluded from the group, not scored 0");
+    }
+
+    @Test
+    void banRule() {
+        GroupStats s = stats(GroupStats.FilterMode.OR, new double[] {0.95, 0.96, 0.95}, new double[] {0.5, 0.2});
+        assertTrue(s.banned[0]);
+        assertFalse(s.banned[1]);
+    }
+
+    @Test
+    void oldPolicySchedules() {
+        assertEquals(0.0, OldPolicySchedule.LINEAR.decay(0), 1e-12);
+        assertEquals(0.1, OldPolicySchedule.LINEAR.decay(100), 1e-12);
+        assertEquals(0.5, OldPolicySchedule.LINEAR.decay(2000), 1e-12);
+        assertEquals(0.0, OldPolicySchedule.ZERO.decay(1234), 1e-12);
+        assertEquals(0.0, OldPolicySchedule.DELAYED.decay(74), 1e-12);
+        assertEquals(0.0075 * 25, OldPolicySchedule.DELAYED.decay(100), 1e-12);
+        assertEquals(0.999, OldPolicySchedule.DELAYED.decay(100_000), 1e-12);
+        assertEquals(1.0 / 10.0, OldPolicySchedule.evalEmaDecay(0, 0.9), 1e-12);
+        assertEquals(0.9, OldPolicySchedule.evalEmaDecay(1000, 0.9), 1e-12);
+    }
+}
