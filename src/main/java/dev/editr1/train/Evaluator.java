@@ -1,6 +1,5 @@
 package dev.editr1.train;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import org.bytedeco.pytorch.Tensor;
@@ -10,12 +9,9 @@ import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.LoraAdapter;
-import dev.editr1.reward.JudgeRequest;
 import dev.editr1.reward.Judgement;
 import dev.editr1.reward.SimulatedJudge;
-import dev.editr1.world.Batch;
 import dev.editr1.world.EditTask;
-import dev.editr1.world.Quality;
 
 /**
  * Held-out evaluation: one sample per task from fixed noise (the same for every model, so two
@@ -100,15 +96,7 @@ public final class Evaluator {
                     ops);
             float[] all = Tensors.toFloats(x0);
             System.arraycopy(all, 0, images, start * 3 * s * s, all.length);
-            List<JudgeRequest> req = new ArrayList<>();
-            for (int i = 0; i < chunk.size(); i++) {
-                EditTask t = chunk.get(i);
-                float[] img = Batch.image(all, i, s);
-                quality[start + i] = Quality.of(img, data.source(t), data.target(t));
-                req.add(new JudgeRequest(EVAL_ID_BASE + start + i, data.source(t), img, t.instruction(), t.requirement(),
-                        data.target(t)));
-            }
-            List<Judgement> js = judge.rate(req);
+            List<Judgement> js = judge.rate(data.judgeRequests(chunk, all, EVAL_ID_BASE + start, quality, start));
             for (int i = 0; i < js.size(); i++) score[start + i] = js.get(i).score();
         }
         return new Result(score, quality, images);

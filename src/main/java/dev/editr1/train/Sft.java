@@ -11,7 +11,6 @@ import java.util.SplittableRandom;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.flow.Sampler;
 import dev.editr1.flow.SigmaSchedule;

@@ -34,12 +34,10 @@ import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Checkpoints;
 import dev.editr1.model.EditDiT;
 import dev.editr1.model.Safetensors;
-import dev.editr1.reward.JudgeRequest;
 import dev.editr1.reward.Judgement;
 import dev.editr1.reward.SimulatedJudge;
 import dev.editr1.world.Batch;
 import dev.editr1.world.EditTask;
-import dev.editr1.world.Quality;
 
 /**
  * The one Edit-R1 trainer (SPEC §7): per epoch, rollouts with the old policy, the judge
@@ -184,16 +182,7 @@ public final class Trainer {
             NoiseKey key = new NoiseKey(cfg.seed, idBase + start, STREAM_ROLLOUT);
             Tensor x0 = policy.sample(data, chunk, policy.old, key, sigmas, solver, cfg.cfgScale, ops);
             x0parts.add(x0);
-            float[] imgs = Tensors.toFloats(x0);
-            List<JudgeRequest> req = new ArrayList<>();
-            for (int i = 0; i < chunk.size(); i++) {
-                EditTask t = chunk.get(i);
-                float[] img = Batch.image(imgs, i, s);
-                quality[start + i] = Quality.of(img, data.source(t), data.target(t));
-                req.add(new JudgeRequest(idBase + start + i, data.source(t), img, t.instruction(), t.requirement(),
-                        data.target(t)));
-            }
-            pending.add(judge.judge(req));
+            pending.add(judge.judge(data.judgeRequests(chunk, Tensors.toFloats(x0), idBase + start, quality, start)));
             rolloutSec += (System.nanoTime() - r0) / 1e9;
         }
         sec.put("rollout", rolloutSec);

@@ -1,14 +1,17 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.bytedeco.pytorch.Tensor;
 
+import dev.editr1.reward.JudgeRequest;
 import dev.editr1.world.Batch;
 import dev.editr1.world.EditTask;
 import dev.editr1.world.EditWorld;
+import dev.editr1.world.Quality;
 import dev.editr1.world.Renderer;
 import dev.editr1.world.Vocabulary;
 
@@ -38,6 +41,24 @@ public final class WorldData {
 
     public synchronized int[] ids(EditTask t) {
         return ids.computeIfAbsent(t, k -> vocab.encode(k.instruction()));
+    }
+
+    /**
+     * The judge's requests for sampled images of tasks (request ids idBase + i), and the true quality
+     * of each image, written to quality[offset + i].
+     *
+     * @param images the samples, [tasks.size(), 3, S, S] flattened
+     */
+    public List<JudgeRequest> judgeRequests(List<EditTask> tasks, float[] images, long idBase, double[] quality,
+                                            int offset) {
+        List<JudgeRequest> req = new ArrayList<>(tasks.size());
+        for (int i = 0; i < tasks.size(); i++) {
+            EditTask t = tasks.get(i);
+            float[] img = Batch.image(images, i, size());
+            quality[offset + i] = Quality.of(img, source(t), target(t));
+            req.add(new JudgeRequest(idBase + i, source(t), img, t.instruction(), t.requirement(), target(t)));
+        }
+        return req;
     }
 
     public int size() {
