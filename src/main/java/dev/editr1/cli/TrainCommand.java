@@ -50,6 +50,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--base", description = "base checkpoint (default: the embedded one)")
     String base;
 
+    @Option(names = "--judge", description = "simulated (default) or an OpenAI-compatible base URL, e.g. http://HOST:PORT/v1")
+    String judge;
+
+    @Option(names = "--judge-model", description = "the judge server's model name (with an HTTP judge)")
+    String judgeModel;
+
     @picocli.CommandLine.Mixin
     BackendOptions backend;
 
@@ -73,6 +79,8 @@ final class TrainCommand implements Callable<Integer> {
             if (epochs != null) cfg.epochs = epochs;
             if (seed != null) cfg.seed = seed;
             if (base != null) cfg.basePath = base;
+            if (judge != null) cfg.judge = judge;
+            if (judgeModel != null) cfg.judgeModel = judgeModel;
             dir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
             if (Files.exists(dir) && (!Files.isDirectory(dir) || Files.list(dir).findAny().isPresent()))
                 throw new IllegalArgumentException("run folder " + dir + " exists and is not empty; pass --resume " + dir

@@ -4,13 +4,30 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A judge that rates edits: the embedded world's {@link SimulatedJudge}, or an MLLM over HTTP.
- * Judging is asynchronous so it overlaps the next rollout batch; the future completes with one
- * {@link Judgement} per request, in request order. Failures are unscored judgements, not
- * exceptions, so one bad sample does not sink a batch.
+ * A judge that rates edits: the embedded world's {@link SimulatedJudge}, or a multimodal LLM over
+ * an OpenAI-compatible HTTP API ({@link HttpJudge}). Judging is asynchronous so it overlaps the next
+ * rollout batch; the future completes with one {@link Judgement} per request, in request order.
+ * Failures are unscored judgements with a reason, never exceptions and never a score of 0.
  */
 public interface Judge extends AutoCloseable {
-    CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch);
+    /** How a rating is read off the judge (SPEC §4; the paper's Table 4 compares them). */
+    enum Method {
+        /** expected value of the 0–5 score tokens' renormalized probabilities (the reward) */
+        SCORE_LOGIT,
+        /** P(yes) over the yes/no tokens of the yes/no prompt */
+        YES_NO_LOGIT,
+        /** the most probable score token (ties to the lower) */
+        GREEDY_DIGIT,
+        /** a score token sampled at temperature 1 */
+        SAMPLED_DIGIT
+    }
+
+    /** Ratings by the score-logit method: the training reward. */
+    default CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch) {
+        return judge(batch, Method.SCORE_LOGIT);
+    }
+
+    CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch, Method method);
 
     /** A short description for logs and run folders (never a secret). */
     String describe();

@@ -61,12 +61,33 @@ public final class SimulatedJudge implements Judge {
     }
 
     @Override
-    public CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch) {
-        return CompletableFuture.supplyAsync(() -> rate(batch), pool);
+    public CompletableFuture<List<Judgement>> judge(List<JudgeRequest> batch, Method method) {
+        return CompletableFuture.supplyAsync(() -> rate(batch, method), pool);
     }
 
-    /** Synchronous rating (also used by tests). */
+    /** Synchronous rating by the score-logit method (also used by tests). */
     public List<Judgement> rate(List<JudgeRequest> batch) {
+        return rate(batch, Method.SCORE_LOGIT);
+    }
+
+    /** The judge's view q of a request (its noise keyed by the request id), or NaN without a target. */
+    double view(JudgeRequest r) {
+        if (r.target() == null) return Double.NaN;
+        double q0 = Quality.of(r.edited(), r.source(), r.target());
+        SplittableRandom rng = new SplittableRandom(seed ^ (r.id() * 0x9E3779B97F4A7C15L));
+        double u = 1 - rng.nextDouble(), v = rng.nextDouble();
+        double z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+        return Math.min(1, Math.max(0, Math.pow(q0, exponent) + noise * z));
+    }
+
+    /** Yes/no logits of a view q: the judge says yes above q = ½, more surely the farther (slope 8). */
+    public static float[] yesNoLogits(double q) {
+        return new float[] {(float) (8 * (q - 0.5)), (float) (-8 * (q - 0.5))};
+    }
+
+    /** Synchronous rating by any method. */
+    public List<Judgement> rate(List<JudgeRequest> batch, Method method) {
+        if (method == Method.YES_NO_LOGIT) return rateYesNo(batch);
         int n = batch.size();
         List<Judgement> out = new ArrayList<>(n);
         if (n == 0) return out;
@@ -74,19 +95,16 @@ public final class SimulatedJudge implements Judge {
         String[] failures = new String[n];
         for (int i = 0; i < n; i++) {
             JudgeRequest r = batch.get(i);
-            if (r.target() == null) {
+            double q = view(r);
+            if (Double.isNaN(q)) {
                 failures[i] = "the simulated judge needs the exact target";
                 continue;
             }
-            double q0 = Quality.of(r.edited(), r.source(), r.target());
-            SplittableRandom rng = new SplittableRandom(seed ^ (r.id() * 0x9E3779B97F4A7C15L));
-            double u = 1 - rng.nextDouble(), v = rng.nextDouble();
-            double z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-            double q = Math.min(1, Math.max(0, Math.pow(q0, exponent) + noise * z));
             System.arraycopy(logits(q), 0, rows, i * 6, 6);
         }
         Tensor t = Tensors.fromFloats(rows, n, 6);
-        LogitScoreResult s = ops.logitScore(t, ScoreTokens.dense(6), ScoreMode.EXPECTED);
+        ScoreMode mode = method == Method.GREEDY_DIGIT ? ScoreMode.ARGMAX : ScoreMode.EXPECTED;
+        LogitScoreResult s = ops.logitScore(t, ScoreTokens.dense(6), mode);
         float[] score = Tensors.toFloats(s.score()), probs = Tensors.toFloats(s.probs()), mass = Tensors.toFloats(s.mass());
         for (int i = 0; i < n; i++) {
             if (failures[i] != null) {
@@ -95,7 +113,41 @@ public final class SimulatedJudge implements Judge {
             }
             double[] p = new double[6];
             for (int k = 0; k < 6; k++) p[k] = probs[i * 6 + k];
-            out.add(new Judgement(score[i], p, mass[i], null));
+            double sc = score[i];
+            if (method == Method.SAMPLED_DIGIT) {
+                // one draw from the score tokens' distribution, seeded by the request
+                double u = new SplittableRandom(seed * 7 + batch.get(i).id()).nextDouble(), acc = 0;
+                int k = 5;
+                for (int j = 0; j < 6; j++) {
+                    acc += p[j];
+                    if (u < acc) {
+                        k = j;
+                        break;
+                    }
+                }
+                sc = k / 5.0;
+            }
+            out.add(new Judgement(sc, p, mass[i], null));
+        }
+        return out;
+    }
+
+    private List<Judgement> rateYesNo(List<JudgeRequest> batch) {
+        int n = batch.size();
+        List<Judgement> out = new ArrayList<>(n);
+        if (n == 0) return out;
+        float[] rows = new float[2 * n];
+        for (int i = 0; i < n; i++) {
+            double q = view(batch.get(i));
+            float[] l = Double.isNaN(q) ? new float[] {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY} : yesNoLogits(q);
+            rows[2 * i] = l[0];
+            rows[2 * i + 1] = l[1];
+        }
+        LogitScoreResult s = ops.logitScore(Tensors.fromFloats(rows, n, 2), ScoreTokens.yesNo(0, 1), ScoreMode.EXPECTED);
+        float[] score = Tensors.toFloats(s.score()), probs = Tensors.toFloats(s.probs()), mass = Tensors.toFloats(s.mass());
+        for (int i = 0; i < n; i++) {
+            if (Float.isNaN(score[i])) out.add(Judgement.unscored("the simulated judge needs the exact target"));
+            else out.add(new Judgement(score[i], new double[] {probs[2 * i], probs[2 * i + 1]}, mass[i], null));
         }
         return out;
     }

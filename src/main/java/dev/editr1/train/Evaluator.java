@@ -10,7 +10,7 @@ import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.LoraAdapter;
 import dev.editr1.reward.Judgement;
-import dev.editr1.reward.SimulatedJudge;
+import dev.editr1.reward.Judge;
 import dev.editr1.world.EditTask;
 
 /**
@@ -68,16 +68,16 @@ public final class Evaluator {
 
     private final WorldData data;
     private final KernelOps ops;
-    private final SimulatedJudge judge;
+    private final Judge judge;
     private final long seed;
     private final double cfgScale;
 
-    public Evaluator(WorldData data, KernelOps ops, SimulatedJudge judge, long seed) {
+    public Evaluator(WorldData data, KernelOps ops, Judge judge, long seed) {
         this(data, ops, judge, seed, 1.0);
     }
 
     /** @param cfgScale classifier-free guidance of the evaluation samples (1: none) */
-    public Evaluator(WorldData data, KernelOps ops, SimulatedJudge judge, long seed, double cfgScale) {
+    public Evaluator(WorldData data, KernelOps ops, Judge judge, long seed, double cfgScale) {
         this.data = data;
         this.ops = ops;
         this.judge = judge;
@@ -96,7 +96,7 @@ public final class Evaluator {
                     ops);
             float[] all = Tensors.toFloats(x0);
             System.arraycopy(all, 0, images, start * 3 * s * s, all.length);
-            List<Judgement> js = judge.rate(data.judgeRequests(chunk, all, EVAL_ID_BASE + start, quality, start));
+            List<Judgement> js = judge.judge(data.judgeRequests(chunk, all, EVAL_ID_BASE + start, quality, start)).join();
             for (int i = 0; i < js.size(); i++) score[start + i] = js.get(i).score();
         }
         return new Result(score, quality, images);

@@ -63,10 +63,17 @@ public final class TrainConfig {
     public int loraRank = 32;
     public double loraAlpha = 64;
 
-    // ---- judge
+    // ---- judge: "simulated" or an OpenAI-compatible base URL (http://HOST:PORT/v1)
     public String judge = "simulated";
-    public double judgeNoise = 0.05;
-    public double judgeExponent = 1.0;
+    public double judgeNoise = 0.05;          // simulated
+    public double judgeExponent = 1.0;        // simulated
+    public String judgeModel = "";            // http
+    public String judgeApiKeyEnv = "EDITR1_JUDGE_API_KEY";   // the variable's name; the key itself is never stored
+    public double judgeTimeoutSeconds = 60;
+    public int judgeMaxInFlight = 8;
+    public int judgeRetries = 4;
+    public String judgeImageFormat = "png";
+    public double judgeMassWarning = 0.5;     // warn when a judgement puts less probability on the score tokens
 
     public NftForm form() {
         return switch (lossForm) {
@@ -103,7 +110,14 @@ public final class TrainConfig {
         if (!objective.equals("nft")) p.add("objective must be nft (GRPO is not built yet; got '" + objective + "')");
         if (!(judgeNoise >= 0)) p.add("judgeNoise must be >= 0 (got " + judgeNoise + ")");
         if (!(judgeExponent > 0)) p.add("judgeExponent must be > 0 (got " + judgeExponent + ")");
-        if (!judge.equals("simulated")) p.add("judge must be simulated here (got '" + judge + "')");
+        if (!judge.equals("simulated") && !judge.startsWith("http://") && !judge.startsWith("https://"))
+            p.add("judge must be 'simulated' or an http(s):// base URL (got '" + judge + "')");
+        if (judge.startsWith("http") && judgeModel.isBlank()) p.add("an HTTP judge needs judgeModel (--judge-model)");
+        if (!(judgeTimeoutSeconds > 0)) p.add("judgeTimeoutSeconds must be > 0 (got " + judgeTimeoutSeconds + ")");
+        if (judgeMaxInFlight < 1) p.add("judgeMaxInFlight must be >= 1 (got " + judgeMaxInFlight + ")");
+        if (judgeRetries < 0) p.add("judgeRetries must be >= 0 (got " + judgeRetries + ")");
+        if (!judgeImageFormat.equals("png") && !judgeImageFormat.equals("jpeg"))
+            p.add("judgeImageFormat must be png or jpeg (got '" + judgeImageFormat + "')");
         try {
             SigmaSchedule.Preset.parse(sigmaPreset);
         } catch (IllegalArgumentException e) {
@@ -132,6 +146,11 @@ public final class TrainConfig {
     /** Training timesteps per sample: ⌊fraction · N⌋ of the N grid values (0.99 · 6 → 5), at least 1. */
     public int timestepsPerSample() {
         return Math.max(1, (int) Math.floor(timestepFraction * steps + 1e-9));
+    }
+
+    public dev.editr1.reward.Judges.Spec judgeSpec() {
+        return new dev.editr1.reward.Judges.Spec(judge, judgeModel, judgeApiKeyEnv, judgeTimeoutSeconds, judgeMaxInFlight,
+                judgeRetries, judgeImageFormat, judgeNoise, judgeExponent, seed * 31 + 7);
     }
 
     public String toJson() {

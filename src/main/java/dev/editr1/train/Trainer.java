@@ -35,7 +35,8 @@ import dev.editr1.model.Checkpoints;
 import dev.editr1.model.EditDiT;
 import dev.editr1.model.Safetensors;
 import dev.editr1.reward.Judgement;
-import dev.editr1.reward.SimulatedJudge;
+import dev.editr1.reward.Judge;
+import dev.editr1.reward.Judges;
 import dev.editr1.world.Batch;
 import dev.editr1.world.EditTask;
 
@@ -64,7 +65,7 @@ public final class Trainer {
     private Policy policy;
     private AdamW optimizer;
     private Objective objective;
-    private SimulatedJudge judge;
+    private Judge judge;
     private double[] sigmas;
     private Sampler.Solver solver;
     private OldPolicySchedule oldSchedule;
@@ -102,7 +103,7 @@ public final class Trainer {
                 base.cfg.imageTokens(), Double.NaN);
         solver = Sampler.Solver.parse(cfg.solver);
         oldSchedule = OldPolicySchedule.parse(cfg.oldPolicyDecay);
-        judge = new SimulatedJudge(ops, cfg.seed * 31 + 7, cfg.judgeNoise, cfg.judgeExponent);
+        judge = Judges.create(cfg.judgeSpec(), ops);
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.form());
         objective = new NftObjective(policy, ops, lc, sigmas, cfg.timestepsPerSample(), cfg.seed);
         if (resume) restore();
@@ -116,7 +117,7 @@ public final class Trainer {
      * with one seed write identical files) and one line of timings.jsonl (seconds per phase, samples/s).
      */
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
-                               double filteredFraction, int validSamples, int unscored, double loss, double kl,
+                               double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
                                double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
@@ -129,6 +130,7 @@ public final class Trainer {
             m.put("filtered_fraction", filteredFraction);
             m.put("valid_samples", validSamples);
             m.put("unscored", unscored);
+            m.put("low_mass", lowMass);
             m.put("loss", loss);
             m.put("kl", kl);
             m.put("grad_norm", gradNorm);
@@ -188,9 +190,20 @@ public final class Trainer {
         sec.put("rollout", rolloutSec);
         long j0 = System.nanoTime();
         double[] rewards = new double[n];
-        int k = 0;
+        int k = 0, lowMass = 0;
+        List<String> failures = new ArrayList<>();
         for (CompletableFuture<List<Judgement>> f : pending)
-            for (Judgement jd : f.join()) rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
+            for (Judgement jd : f.join()) {
+                rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
+                if (!jd.scored()) failures.add(jd.failure());
+                else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
+            }
+        if (lowMass > 0)
+            log.printf(Locale.ROOT, "warning: epoch %d: %d of %d judgements put less than %.2f probability on the score tokens%n",
+                    epoch + 1, lowMass, n, cfg.judgeMassWarning);
+        if (!failures.isEmpty())
+            log.printf(Locale.ROOT, "warning: epoch %d: %d samples unscored (excluded from their groups), e.g. %s%n", epoch + 1,
+                    failures.size(), failures.get(0));
         sec.put("judge_wait", (System.nanoTime() - j0) / 1e9);
 
         // 3. advantages over the gathered epoch
@@ -255,7 +268,7 @@ public final class Trainer {
         for (double x : quality) q += x;
         double rm = rc > 0 ? rs / rc : Double.NaN;
         return new EpochMetrics(epoch, optimizer.step(), rm, rc > 0 ? Math.sqrt(Math.max(0, rs2 / rc - rm * rm)) : Double.NaN,
-                q / n, st.filteredFraction(), valid.size(), st.unscored, loss, kl, gradNorm, decay, sec, n / total);
+                q / n, st.filteredFraction(), valid.size(), st.unscored, lowMass, loss, kl, gradNorm, decay, sec, n / total);
     }
 
     private List<Tensor> gradients() {
