@@ -82,6 +82,12 @@ EDITR1_API int editr1_cpu_threads(void);
 EDITR1_API void editr1_set_cpu_threads(int n);
 /** The instruction set of the CPU build in use, e.g. "x86-64-v3 (AVX2)". */
 EDITR1_API const char* editr1_cpu_isa(void);
+/** 1 if NVTX ranges are compiled in (the CUDA toolkit's NVTX 3 headers were found), else 0. */
+EDITR1_API int editr1_nvtx_available(void);
+/** Opens an NVTX range (a no-op unless a profiler such as Nsight Systems is attached). */
+EDITR1_API void editr1_nvtx_push(const char* name);
+/** Closes the innermost NVTX range. */
+EDITR1_API void editr1_nvtx_pop(void);
 /** Bytes of one element of a dtype (0 for an unknown dtype). */
 EDITR1_API size_t editr1_dtype_size(int32_t dtype);
 

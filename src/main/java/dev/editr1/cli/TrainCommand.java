@@ -56,6 +56,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--judge-model", description = "the judge server's model name (with an HTTP judge)")
     String judgeModel;
 
+    @Option(names = "--nvtx", description = "NVTX ranges around training phases and kernel launches (for Nsight Systems)")
+    boolean nvtx;
+
     @picocli.CommandLine.Mixin
     BackendOptions backend;
 
@@ -87,6 +90,7 @@ final class TrainCommand implements Callable<Integer> {
                         + " to continue it, or another --out");
         }
         cfg.validate();   // before anything is written
+        if (nvtx) dev.editr1.kernels.Nvtx.enable(true);
         KernelOps ops = backend.ops();
         EditDiT model = Common.base(cfg.basePath);
         System.out.println("editr1 train: run folder " + dir);

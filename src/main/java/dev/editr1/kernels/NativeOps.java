@@ -72,12 +72,13 @@ public final class NativeOps implements KernelOps {
                     .x_given(ptr(in.xGiven())).x_out(ptr(xOut)).x0_out(ptr(x0Out)).log_prob(ptr(logProb));
             st.nonfinite(s.flag(checkFinite));
             int status;
-            if (s.cuda) {
-                st.workspace(s.workspace(Editr1Native.editr1_flow_step_workspace_bytes(st)))
-                        .workspace_bytes(s.workspaceBytes);
-                status = Editr1Native.editr1_flow_step_cuda(st, s.stream);
-            } else {
-                status = Editr1Native.editr1_flow_step_cpu(st);
+            try (Nvtx.Range r = Nvtx.range("editr1.flowStep")) {
+                if (s.cuda) {
+                    st.workspace(s.workspace(Editr1Native.editr1_flow_step_workspace_bytes(st))).workspace_bytes(s.workspaceBytes);
+                    status = Editr1Native.editr1_flow_step_cuda(st, s.stream);
+                } else {
+                    status = Editr1Native.editr1_flow_step_cpu(st);
+                }
             }
             s.finish(k, status, FLOW_NF);
         }
@@ -93,7 +94,10 @@ public final class NativeOps implements KernelOps {
         try (NoiseStruct st = new NoiseStruct()) {
             st.rows(out.size(0)).row_len(rowLen(out)).dtype(dtype.code)
                     .seed(key.seed()).row_offset(key.rowOffset()).stream(key.stream()).out(ptr(out));
-            int status = s.cuda ? Editr1Native.editr1_noise_cuda(st, s.stream) : Editr1Native.editr1_noise_cpu(st);
+            int status;
+            try (Nvtx.Range r = Nvtx.range("editr1.noise")) {
+                status = s.cuda ? Editr1Native.editr1_noise_cuda(st, s.stream) : Editr1Native.editr1_noise_cpu(st);
+            }
             s.finish("noise", status, NOISE_NF);
         }
         return out;
@@ -113,10 +117,8 @@ public final class NativeOps implements KernelOps {
                     .x0(ptr(x0)).t(ptr(t)).out(ptr(xt)).eps_out(ptr(eps));
             st.nonfinite(s.flag(checkFinite));
             int status;
-            if (s.cuda) {
-                status = Editr1Native.editr1_noise_cuda(st, s.stream);
-            } else {
-                status = Editr1Native.editr1_noise_cpu(st);
+            try (Nvtx.Range r = Nvtx.range("editr1.forwardProcess")) {
+                status = s.cuda ? Editr1Native.editr1_noise_cuda(st, s.stream) : Editr1Native.editr1_noise_cpu(st);
             }
             s.finish(k, status, NOISE_NF);
         }
@@ -145,12 +147,13 @@ public final class NativeOps implements KernelOps {
                     .ell(ptr(ell)).kl(ptr(kl)).loss(ptr(loss)).grad(ptr(grad));
             st.nonfinite(s.flag(checkFinite));
             int status;
-            if (s.cuda) {
-                st.workspace(s.workspace(Editr1Native.editr1_nft_loss_workspace_bytes(st)))
-                        .workspace_bytes(s.workspaceBytes);
-                status = Editr1Native.editr1_nft_loss_cuda(st, s.stream);
-            } else {
-                status = Editr1Native.editr1_nft_loss_cpu(st);
+            try (Nvtx.Range r = Nvtx.range("editr1.nftLoss")) {
+                if (s.cuda) {
+                    st.workspace(s.workspace(Editr1Native.editr1_nft_loss_workspace_bytes(st))).workspace_bytes(s.workspaceBytes);
+                    status = Editr1Native.editr1_nft_loss_cuda(st, s.stream);
+                } else {
+                    status = Editr1Native.editr1_nft_loss_cpu(st);
+                }
             }
             s.finish(k, status, NFT_NF);
         }
@@ -175,12 +178,13 @@ public final class NativeOps implements KernelOps {
             for (int i = 0; i < kk; i++) st.token_ids(i, tokens.ids()[i]).values(i, tokens.values()[i]);
             st.nonfinite(s.flag(checkFinite));
             int status;
-            if (s.cuda) {
-                st.workspace(s.workspace(Editr1Native.editr1_logit_score_workspace_bytes(st)))
-                        .workspace_bytes(s.workspaceBytes);
-                status = Editr1Native.editr1_logit_score_cuda(st, s.stream);
-            } else {
-                status = Editr1Native.editr1_logit_score_cpu(st);
+            try (Nvtx.Range r = Nvtx.range("editr1.logitScore")) {
+                if (s.cuda) {
+                    st.workspace(s.workspace(Editr1Native.editr1_logit_score_workspace_bytes(st))).workspace_bytes(s.workspaceBytes);
+                    status = Editr1Native.editr1_logit_score_cuda(st, s.stream);
+                } else {
+                    status = Editr1Native.editr1_logit_score_cpu(st);
+                }
             }
             s.finish(k, status, SCORE_NF);
         }

@@ -30,6 +30,7 @@ import dev.editr1.flow.SigmaSchedule;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NoiseKey;
+import dev.editr1.kernels.Nvtx;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Checkpoints;
 import dev.editr1.model.EditDiT;
@@ -182,7 +183,10 @@ public final class Trainer {
             long r0 = System.nanoTime();
             List<EditTask> chunk = samples.subList(start, Math.min(n, start + cfg.rolloutBatch));
             NoiseKey key = new NoiseKey(cfg.seed, idBase + start, STREAM_ROLLOUT);
-            Tensor x0 = policy.sample(data, chunk, policy.old, key, sigmas, solver, cfg.cfgScale, ops);
+            Tensor x0;
+            try (Nvtx.Range r = Nvtx.range("train.rollout")) {
+                x0 = policy.sample(data, chunk, policy.old, key, sigmas, solver, cfg.cfgScale, ops);
+            }
             x0parts.add(x0);
             pending.add(judge.judge(data.judgeRequests(chunk, Tensors.toFloats(x0), idBase + start, quality, start)));
             rolloutSec += (System.nanoTime() - r0) / 1e9;
@@ -192,12 +196,14 @@ public final class Trainer {
         double[] rewards = new double[n];
         int k = 0, lowMass = 0;
         List<String> failures = new ArrayList<>();
+        Nvtx.Range judgeRange = Nvtx.range("train.judge_wait");
         for (CompletableFuture<List<Judgement>> f : pending)
             for (Judgement jd : f.join()) {
                 rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
                 if (!jd.scored()) failures.add(jd.failure());
                 else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
             }
+        judgeRange.close();
         if (lowMass > 0)
             log.printf(Locale.ROOT, "warning: epoch %d: %d of %d judgements put less than %.2f probability on the score tokens%n",
                     epoch + 1, lowMass, n, cfg.judgeMassWarning);
@@ -235,13 +241,17 @@ public final class Trainer {
                 ids.add(idBase + valid.get(i));
                 r[i] = (float) st.r[offset + valid.get(i)];
             }
-            Objective.Stats os = objective.accumulate(x0all.index_select(0, idx).contiguous(), data.sources(vt),
+            Objective.Stats os;
+            try (Nvtx.Range range = Nvtx.range("train.objective")) {
+                os = objective.accumulate(x0all.index_select(0, idx).contiguous(), data.sources(vt),
                     data.idTensor(vt), Tensors.fromFloats(r, r.length), epoch, ids);
+            }
             loss = os.loss();
             kl = os.kl();
             fwd = os.forwardSeconds();
             bwd = os.backwardSeconds();
             long o0 = System.nanoTime();
+            Nvtx.Range optRange = Nvtx.range("train.optimizer");
             collective.allReduceMean(gradients());
             gradNorm = optimizer.clipGradNorm(cfg.gradClip);
             optimizer.step(cfg.lr);
@@ -250,6 +260,7 @@ public final class Trainer {
             decay = oldSchedule.decay(step);
             policy.old.params.lerpFrom(policy.theta.params, decay);
             policy.ema.params.lerpFrom(policy.theta.params, OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
+            optRange.close();
             opt = (System.nanoTime() - o0) / 1e9;
         }
         sec.put("loss", fwd);
