@@ -53,26 +53,69 @@ inline float exp_nonpos(float x) {
     return x < -87.0f ? 0.0f : p * scale;
 }
 
-/* Normals for elements [e0, e0 + n) of a row, in order. */
+/* Normals for elements [e0, e0 + n) of a row, in order: partial blocks one by one, whole blocks
+   in a SIMD loop (the same IEEE operations lane by lane, so the bits do not change). */
 void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_t n, float* out) {
-    int64_t e = e0, end = e0 + n;
-    while (e < end) {
-        uint64_t q = (uint64_t)e >> 2;
-        f32x4 blk = noise4(seed, row, stream, q);
-        int64_t lane0 = e & 3;
-        int64_t take = 4 - lane0 < end - e ? 4 - lane0 : end - e;
-        for (int64_t j = 0; j < take; ++j) out[e - e0 + j] = blk.v[lane0 + j];
-        e += take;
+    const int64_t end = e0 + n;
+    int64_t e = e0;
+    auto partial = [&](int64_t upto) {
+        while (e < upto) {
+            f32x4 blk = noise4(seed, row, stream, (uint64_t)e >> 2);
+            int64_t lane0 = e & 3, take = 4 - lane0 < upto - e ? 4 - lane0 : upto - e;
+            for (int64_t j = 0; j < take; ++j) out[e - e0 + j] = blk.v[lane0 + j];
+            e += take;
+        }
+    };
+    partial(((e0 + 3) / 4) * 4 < end ? ((e0 + 3) / 4) * 4 : end);
+    const int64_t q0 = e / 4, q1 = end / 4, nb = q1 > q0 ? q1 - q0 : 0;
+    float* dst = out + (e - e0);
+    // one block per SIMD lane into four lane arrays (contiguous stores vectorize), then interleave
+    thread_local std::vector<float> lanes;
+    lanes.resize((size_t)(4 * nb));
+    float *L0 = lanes.data(), *L1 = L0 + nb, *L2 = L1 + nb, *L3 = L2 + nb;
+    if (q1 > 0xffffffffLL) {  // rows past 2^34 elements: the general (scalar) path
+        e = q0 * 4;
+        partial(end);
+        return;
     }
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32), rlo = (uint32_t)row, rhi = (uint32_t)(row >> 32);
+    const uint32_t base = (uint32_t)q0;
+#pragma omp simd
+    for (int64_t j = 0; j < nb; ++j) {
+        f32x4 blk = noise4_low(k0, k1, rlo, rhi, stream, base + (uint32_t)j);
+        L0[j] = blk.v[0];
+        L1[j] = blk.v[1];
+        L2[j] = blk.v[2];
+        L3[j] = blk.v[3];
+    }
+    for (int64_t j = 0; j < nb; ++j) {
+        dst[4 * j] = L0[j];
+        dst[4 * j + 1] = L1[j];
+        dst[4 * j + 2] = L2[j];
+        dst[4 * j + 3] = L3[j];
+    }
+    e = q1 * 4 > e ? q1 * 4 : e;
+    partial(end);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Flow step                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Per-thread scratch of one work item (floats, chunk long each). */
+struct FlowBuffers {
+    std::vector<float> v, noise, x0hStore, meanStore, nextStore;
+    float *x0h, *mean, *next;
+    explicit FlowBuffers(int64_t n)
+        : v((size_t)n), noise((size_t)n), x0hStore((size_t)n), meanStore((size_t)n), nextStore((size_t)n),
+          x0h(x0hStore.data()), mean(meanStore.data()), next(nextStore.data()) {}
+};
+
 template <typename T>
 uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_t b, int64_t e0, int64_t n,
-                   float* vbuf, float* nbuf, double* sq_out) {
+                   FlowBuffers& bufs, bool want_sq, double* sq_out) {
+    float* vbuf = bufs.v.data();
+    float* nbuf = bufs.noise.data();
     const int64_t base = b * p.row_len + e0;
     const T* x = (const T*)p.x + base;
     const T* vc = (const T*)p.v_cond + base;
@@ -87,6 +130,7 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
     // 1. guided velocity (and the per-token rescale) into vbuf
     if (vu) {
         const float w = k.guidance;
+#pragma omp simd reduction(| : bad_vc, bad_vu)
         for (int64_t i = 0; i < n; ++i) {
             float c = to_float(vc[i]), u = to_float(vu[i]);
             bad_vc |= !is_finite(c);
@@ -109,6 +153,7 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
             }
         }
     } else {
+#pragma omp simd reduction(| : bad_vc)
         for (int64_t i = 0; i < n; ++i) {
             float c = to_float(vc[i]);
             bad_vc |= !is_finite(c);
@@ -120,32 +165,71 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
     const bool stochastic = k.c_noise != 0.0f && !xg;
     if (stochastic && !xi) fill_noise(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, e0, n, nbuf);
 
-    // 3. x̂0, μ, x' and the log-prob's squared residuals
-    double sq = 0.0;
+    // 3. x̂0 and μ, then x', then stores: simple loops that vectorize (invariant cases hoisted)
+    float* x0b = bufs.x0h;
+    float* mean = bufs.mean;
+#pragma omp simd reduction(| : bad_x)
     for (int64_t i = 0; i < n; ++i) {
         float xv = to_float(x[i]);
         bad_x |= !is_finite(xv);
-        float mv = 0.0f;
-        if (m1) {
-            mv = to_float(m1[i]);
+        float x0h = xv - k.sigma * vbuf[i];
+        x0b[i] = x0h;
+        mean[i] = k.c_x * xv + k.c_v * vbuf[i] + k.c_x0 * x0h;
+    }
+    if (m1) {
+#pragma omp simd reduction(| : bad_m1)
+        for (int64_t i = 0; i < n; ++i) {
+            float mv = to_float(m1[i]);
             bad_m1 |= !is_finite(mv);
+            mean[i] += k.c_prev_x0 * mv;
         }
-        float mean, x0h;
-        flow_mean(k, xv, vbuf[i], mv, mean, x0h);
-        float xn = mean;
-        if (xg) {
-            xn = to_float(xg[i]);
-            bad_xg |= !is_finite(xn);
-        } else if (stochastic) {
-            float z = xi ? to_float(xi[i]) : nbuf[i];
-            bad_xi |= !is_finite(z);
-            xn = mean + k.c_noise * z;
+    }
+    const float* next = mean;
+    if (xg) {
+        float* nb = bufs.next;
+#pragma omp simd reduction(| : bad_xg)
+        for (int64_t i = 0; i < n; ++i) {
+            float v = to_float(xg[i]);
+            bad_xg |= !is_finite(v);
+            nb[i] = v;
         }
-        float d = xn - mean;
-        sq += (double)(d * d);
-        bad_out |= !(fits_in<T>(xn) && fits_in<T>(x0h));
-        if (xo) xo[i] = from_float<T>(xn);
-        if (x0o) x0o[i] = from_float<T>(x0h);
+        next = nb;
+    } else if (stochastic) {
+        float* nb = bufs.next;
+        if (xi) {
+#pragma omp simd reduction(| : bad_xi)
+            for (int64_t i = 0; i < n; ++i) {
+                float z = to_float(xi[i]);
+                bad_xi |= !is_finite(z);
+                nb[i] = mean[i] + k.c_noise * z;
+            }
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < n; ++i) nb[i] = mean[i] + k.c_noise * nbuf[i];
+        }
+        next = nb;
+    }
+    double sq = 0.0;
+    if (want_sq) {
+#pragma omp simd reduction(+ : sq)
+        for (int64_t i = 0; i < n; ++i) {
+            float d = next[i] - mean[i];
+            sq += (double)(d * d);
+        }
+    }
+    if (xo) {
+#pragma omp simd reduction(| : bad_out)
+        for (int64_t i = 0; i < n; ++i) {
+            bad_out |= !fits_in<T>(next[i]);
+            xo[i] = from_float<T>(next[i]);
+        }
+    }
+    if (x0o) {
+#pragma omp simd reduction(| : bad_out)
+        for (int64_t i = 0; i < n; ++i) {
+            bad_out |= !fits_in<T>(x0b[i]);
+            x0o[i] = from_float<T>(x0b[i]);
+        }
     }
     *sq_out = sq;
     return (bad_x ? EDITR1_FLOW_NF_X : 0u) | (bad_vc ? EDITR1_FLOW_NF_V_COND : 0u) |
@@ -164,14 +248,14 @@ uint32_t flow_step_t(const editr1_flow_step_params& p) {
     const int64_t items = p.rows * chunks;
     std::vector<double> sq((size_t)items, 0.0);
     uint32_t mask = 0;
-#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask)
+#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask) if (items > 1)
     {
-        std::vector<float> vbuf((size_t)chunk), nbuf((size_t)chunk);
+        FlowBuffers bufs(chunk);
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; ++it) {
             const int64_t b = it / chunks, e0 = (it % chunks) * chunk;
             const int64_t n = e0 + chunk <= p.row_len ? chunk : p.row_len - e0;
-            mask |= flow_item<T>(p, k, b, e0, n, vbuf.data(), nbuf.data(), &sq[(size_t)it]);
+            mask |= flow_item<T>(p, k, b, e0, n, bufs, p.log_prob != nullptr, &sq[(size_t)it]);
         }
     }
     if (p.log_prob) {
@@ -214,6 +298,7 @@ uint32_t noise_t(const editr1_noise_params& p) {
             fill_noise(p.seed, p.row_offset + (uint64_t)b, p.stream, e0, n, z);
             T* out = (T*)p.out + base;
             if (!p.x0) {
+#pragma omp simd
                 for (int64_t i = 0; i < n; ++i) out[i] = from_float<T>(z[i]);
                 continue;
             }
@@ -221,13 +306,16 @@ uint32_t noise_t(const editr1_noise_params& p) {
             T* eps = p.eps_out ? (T*)p.eps_out + base : nullptr;
             const float t = p.t[b], s = 1.0f - t;
             int bad = 0;
+#pragma omp simd reduction(| : bad)
             for (int64_t i = 0; i < n; ++i) {
                 float x = to_float(x0[i]);
                 bad |= !is_finite(x);
                 out[i] = from_float<T>(s * x + t * z[i]);
             }
-            if (eps)
+            if (eps) {
+#pragma omp simd
                 for (int64_t i = 0; i < n; ++i) eps[i] = from_float<T>(z[i]);
+            }
             if (bad) mask |= EDITR1_NOISE_NF_X0;
         }
     }
@@ -242,18 +330,25 @@ struct NftPointers {
     const void *x0, *target, *vth, *vold, *vref;
 };
 
-/* Pass 1 over one item: the row sums; the velocity form also writes its gradient here. */
-template <typename T>
-uint32_t nft_pass1(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, double* sums,
-                   float gpos, float gneg, float gkl) {
+/* Pass 1 over one item: the row sums; the velocity form also writes its gradient here.
+   REF and GRAD are template flags so each loop is straight-line code that vectorizes. */
+template <typename T, bool REF, bool GRAD>
+uint32_t nft_pass1_t(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, double* sums, float gpos,
+                     float gneg, float gkl) {
     const T* x0 = (const T*)p.x0 + base;
     const T* tg = (const T*)p.target + base;
     const T* vth = (const T*)p.v_theta + base;
     const T* vold = (const T*)p.v_old + base;
-    const T* vref = p.v_ref ? (const T*)p.v_ref + base : nullptr;
-    T* grad = (q.velocity && p.grad) ? (T*)p.grad + base : nullptr;
-    double ap = 0, an = 0, sp = 0, sn = 0, sk = 0;
+    const T* vref = REF ? (const T*)p.v_ref + base : nullptr;
+    T* grad = GRAD ? (T*)p.grad + base : nullptr;
+    // the element-wise part first (vectorizes), then the f64 sums over the item's buffers
+    thread_local std::vector<float> dpb, dnb, dkb;
+    dpb.resize((size_t)n);
+    dnb.resize((size_t)n);
+    dkb.resize((size_t)n);
+    float *DP = dpb.data(), *DN = dnb.data(), *DK = dkb.data();
     int b0 = 0, b1 = 0, b2 = 0, b3 = 0, b4 = 0;
+#pragma omp simd reduction(| : b0, b1, b2, b3, b4)
     for (int64_t i = 0; i < n; ++i) {
         float a = to_float(x0[i]), g = to_float(tg[i]), th = to_float(vth[i]), o = to_float(vold[i]);
         b0 |= !is_finite(a);
@@ -262,18 +357,28 @@ uint32_t nft_pass1(const editr1_nft_loss_params& p, const NftRow& q, int64_t bas
         b3 |= !is_finite(o);
         float dp, dn;
         nft_errors(q, a, g, th, o, dp, dn);
-        ap += (double)fabsf(dp);
-        an += (double)fabsf(dn);
-        sp += (double)(dp * dp);
-        sn += (double)(dn * dn);
         float dk = 0.0f;
-        if (vref) {
+        if (REF) {
             float rf = to_float(vref[i]);
             b4 |= !is_finite(rf);
             dk = th - rf;
-            sk += (double)(dk * dk);
         }
-        if (grad) grad[i] = from_float<T>(gpos * dp + gneg * dn + gkl * dk);
+        DP[i] = dp;
+        DN[i] = dn;
+        DK[i] = dk;
+        if (GRAD) grad[i] = from_float<T>(gpos * dp + gneg * dn + gkl * dk);
+    }
+    double ap = 0, an = 0, sp = 0, sn = 0, sk = 0;
+#pragma omp simd reduction(+ : ap, an, sp, sn)
+    for (int64_t i = 0; i < n; ++i) {
+        ap += (double)fabsf(DP[i]);
+        an += (double)fabsf(DN[i]);
+        sp += (double)(DP[i] * DP[i]);
+        sn += (double)(DN[i] * DN[i]);
+    }
+    if (REF) {
+#pragma omp simd reduction(+ : sk)
+        for (int64_t i = 0; i < n; ++i) sk += (double)(DK[i] * DK[i]);
     }
     sums[NFT_ABS_POS] = ap;
     sums[NFT_ABS_NEG] = an;
@@ -284,23 +389,41 @@ uint32_t nft_pass1(const editr1_nft_loss_params& p, const NftRow& q, int64_t bas
            (b3 ? EDITR1_NFT_NF_V_OLD : 0u) | (b4 ? EDITR1_NFT_NF_V_REF : 0u);
 }
 
-/* Pass 2 (x0 form): the element-wise gradient with the row's weights fixed. */
 template <typename T>
-void nft_pass2(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, float gpos, float gneg,
-               float gkl) {
+uint32_t nft_pass1(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, double* sums,
+                   float gpos, float gneg, float gkl) {
+    const bool ref = p.v_ref != nullptr, grad = q.velocity && p.grad;
+    if (ref) return grad ? nft_pass1_t<T, true, true>(p, q, base, n, sums, gpos, gneg, gkl)
+                         : nft_pass1_t<T, true, false>(p, q, base, n, sums, gpos, gneg, gkl);
+    return grad ? nft_pass1_t<T, false, true>(p, q, base, n, sums, gpos, gneg, gkl)
+                : nft_pass1_t<T, false, false>(p, q, base, n, sums, gpos, gneg, gkl);
+}
+
+/* Pass 2 (x0 form): the element-wise gradient with the row's weights fixed. */
+template <typename T, bool REF>
+void nft_pass2_t(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, float gpos, float gneg,
+                 float gkl) {
     const T* x0 = (const T*)p.x0 + base;
     const T* tg = (const T*)p.target + base;
     const T* vth = (const T*)p.v_theta + base;
     const T* vold = (const T*)p.v_old + base;
-    const T* vref = p.v_ref ? (const T*)p.v_ref + base : nullptr;
+    const T* vref = REF ? (const T*)p.v_ref + base : nullptr;
     T* grad = (T*)p.grad + base;
+#pragma omp simd
     for (int64_t i = 0; i < n; ++i) {
         float th = to_float(vth[i]);
         float dp, dn;
         nft_errors(q, to_float(x0[i]), to_float(tg[i]), th, to_float(vold[i]), dp, dn);
-        float dk = vref ? th - to_float(vref[i]) : 0.0f;
+        float dk = REF ? th - to_float(vref[i]) : 0.0f;
         grad[i] = from_float<T>(gpos * dp + gneg * dn + gkl * dk);
     }
+}
+
+template <typename T>
+void nft_pass2(const editr1_nft_loss_params& p, const NftRow& q, int64_t base, int64_t n, float gpos, float gneg,
+               float gkl) {
+    if (p.v_ref) nft_pass2_t<T, true>(p, q, base, n, gpos, gneg, gkl);
+    else nft_pass2_t<T, false>(p, q, base, n, gpos, gneg, gkl);
 }
 
 template <typename T>
@@ -378,6 +501,7 @@ template <typename T>
 SoftmaxAcc score_split(const T* x, int64_t n, int& bad) {
     float m = -INFINITY;
     int b = 0;
+#pragma omp simd reduction(max : m) reduction(| : b)
     for (int64_t i = 0; i < n; ++i) {
         float v = to_float(x[i]);
         b |= (v != v) | (v == INFINITY);
@@ -387,6 +511,7 @@ SoftmaxAcc score_split(const T* x, int64_t n, int& bad) {
     SoftmaxAcc acc{m, 0.0f};
     if (m == -INFINITY || b) return acc;
     float s = 0.0f;
+#pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; ++i) {
         float v = to_float(x[i]);
         s += v == -INFINITY ? 0.0f : exp_nonpos(v - m);

@@ -134,24 +134,33 @@ EDITR1_HD void mulhilo32(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
     lo = (uint32_t)p;
 }
 
+/* Scalar locals rather than arrays, so both compilers keep the state in registers (and GCC can
+   vectorize a loop of independent blocks). */
 EDITR1_HD u32x4 philox4x32_10(u32x4 c, uint32_t k0, uint32_t k1) {
     const uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+    uint32_t c0 = c.v[0], c1 = c.v[1], c2 = c.v[2], c3 = c.v[3];
 #ifdef __CUDA_ARCH__
 #pragma unroll
+#else
+#pragma GCC unroll 10
 #endif
     for (int round = 0; round < 10; ++round) {
         if (round > 0) { k0 += W0; k1 += W1; }
         uint32_t hi0, lo0, hi1, lo1;
-        mulhilo32(M0, c.v[0], hi0, lo0);
-        mulhilo32(M1, c.v[2], hi1, lo1);
-        u32x4 n;
-        n.v[0] = hi1 ^ c.v[1] ^ k0;
-        n.v[1] = lo1;
-        n.v[2] = hi0 ^ c.v[3] ^ k1;
-        n.v[3] = lo0;
-        c = n;
+        mulhilo32(M0, c0, hi0, lo0);
+        mulhilo32(M1, c2, hi1, lo1);
+        uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
     }
-    return c;
+    u32x4 r;
+    r.v[0] = c0;
+    r.v[1] = c1;
+    r.v[2] = c2;
+    r.v[3] = c3;
+    return r;
 }
 
 #ifdef __CUDA_ARCH__
@@ -197,7 +206,7 @@ EDITR1_HD float portable_logf(float x) {
    polynomials on [−π/4, π/4]. */
 EDITR1_HD void portable_sincos_2pi(float u, float& s_out, float& c_out) {
     float u4 = E1_MUL(u, 4.0f);                 // exact
-    float kf = floorf(E1_ADD(u4, 0.5f));        // nearest quadrant, 0..4
+    float kf = (float)(int)E1_ADD(u4, 0.5f);    // nearest quadrant, 0..4 (positive: truncation is floor)
     float y = E1_SUB(u4, kf);                   // exact, in [−0.5, 0.5]
     float a = E1_MUL(y, 1.57079632679489662f);  // angle in [−π/4, π/4]
     float z = E1_MUL(a, a);
@@ -221,24 +230,32 @@ EDITR1_HD void portable_sincos_2pi(float u, float& s_out, float& c_out) {
 /* Four normals, returned by value so the device keeps them in registers (no local array). */
 struct f32x4 { float v[4]; };
 
-/* Four normals from one Philox block: pairs (b0, b1) and (b2, b3). */
-EDITR1_HD f32x4 box_muller4(const u32x4& b) {
+/* One Box–Muller pair from two words: u0 = (top 23 bits + ½)·2^-23 ∈ [2^-24, 1 − 2^-24] (exact in
+   f32, never 0 or 1), u1 = (top 24 bits)·2^-24 ∈ [0, 1) (exact). */
+EDITR1_HD void box_muller2(uint32_t w0, uint32_t w1, float& z0, float& z1) {
     const float two_m23 = 1.1920928955078125e-07f;  // 2^-23
     const float two_m24 = 5.9604644775390625e-08f;  // 2^-24
+    // (int32_t) first: the values fit, the conversion is exact either way, and signed int → float
+    // vectorizes on AVX2 where unsigned does not
+    float u0 = E1_MUL(E1_ADD((float)(int32_t)(w0 >> 9), 0.5f), two_m23);
+    float u1 = E1_MUL((float)(int32_t)(w1 >> 8), two_m24);
+    float r = E1_SQRT(E1_MUL(-2.0f, portable_logf(u0)));
+    float s, c;
+    portable_sincos_2pi(u1, s, c);
+    z0 = E1_MUL(r, c);
+    z1 = E1_MUL(r, s);
+}
+
+/* Four normals from one Philox block: pairs (b0, b1) and (b2, b3). */
+EDITR1_HD f32x4 box_muller4(const u32x4& b) {
+    float z0, z1, z2, z3;
+    box_muller2(b.v[0], b.v[1], z0, z1);
+    box_muller2(b.v[2], b.v[3], z2, z3);
     f32x4 out;
-#ifdef __CUDA_ARCH__
-#pragma unroll
-#endif
-    for (int p = 0; p < 2; ++p) {
-        // u0 = (top 23 bits + ½)·2^-23 ∈ [2^-24, 1 − 2^-24]: exact in f32, never 0 or 1
-        float u0 = E1_MUL(E1_ADD((float)(b.v[2 * p] >> 9), 0.5f), two_m23);
-        float u1 = E1_MUL((float)(b.v[2 * p + 1] >> 8), two_m24);      // top 24 bits: [0, 1), exact
-        float r = E1_SQRT(E1_MUL(-2.0f, portable_logf(u0)));
-        float s, c;
-        portable_sincos_2pi(u1, s, c);
-        out.v[2 * p] = E1_MUL(r, c);
-        out.v[2 * p + 1] = E1_MUL(r, s);
-    }
+    out.v[0] = z0;
+    out.v[1] = z1;
+    out.v[2] = z2;
+    out.v[3] = z3;
     return out;
 }
 
@@ -254,6 +271,16 @@ EDITR1_HD u32x4 noise_block(uint64_t seed, uint64_t row, uint32_t stream, uint64
 
 EDITR1_HD f32x4 noise4(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q) {
     return box_muller4(noise_block(seed, row, stream, q));
+}
+
+/* noise4 for blocks q < 2^32 of a row, with 32-bit arithmetic only (a loop of these vectorizes). */
+EDITR1_HD f32x4 noise4_low(uint32_t k0, uint32_t k1, uint32_t rowLo, uint32_t rowHi, uint32_t stream, uint32_t q) {
+    u32x4 c;
+    c.v[0] = q;
+    c.v[1] = rowLo;
+    c.v[2] = rowHi;
+    c.v[3] = stream;
+    return box_muller4(philox4x32_10(c, k0, k1));
 }
 
 EDITR1_HD float noise_at(uint64_t seed, uint64_t row, uint32_t stream, uint64_t e) {

@@ -1,0 +1,72 @@
+package dev.editr1.bench;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+import dev.editr1.model.Checkpoints;
+import dev.editr1.train.TrainConfig;
+import dev.editr1.train.Trainer;
+
+/**
+ * One training epoch of the embedded default (8 × 8 rollouts, 6 DPM-Solver++(2M) steps, the NFT
+ * update) with the fused kernels vs the composed libtorch ones. Each invocation is one epoch; the
+ * per-phase seconds go to stderr as JSON lines (timings.jsonl's format) for the summary.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.SingleShotTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3)
+@Measurement(iterations = 10)
+@Fork(1)
+public class EpochBench {
+    @Param({"native", "torch"})
+    public String impl;
+
+    Trainer trainer;
+    Path dir;
+    int epoch;
+
+    @Setup(Level.Trial)
+    public void setUp() throws Exception {
+        TrainConfig c = new TrainConfig();
+        dir = Files.createTempDirectory("editr1-epochbench");
+        trainer = new Trainer(c, BenchSupport.ops(impl), dir, new PrintStream(new ByteArrayOutputStream()));
+        trainer.setUp(Checkpoints.loadEmbeddedBase(), false);
+    }
+
+    @Benchmark
+    public void epoch(Blackhole bh) {
+        try (PointerScope scope = new PointerScope()) {
+            Trainer.EpochMetrics m = trainer.epoch(epoch++);
+            System.err.println("EPOCH_TIMINGS " + impl + " " + new com.google.gson.Gson().toJson(m.timings()));
+            bh.consume(m);
+        }
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() throws Exception {
+        trainer.close();
+        try (var w = Files.walk(dir)) {
+            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.editr1.bench;
+
+import java.util.concurrent.TimeUnit;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.infra.Blackhole;
+
+import dev.editr1.kernels.DType;
+import dev.editr1.kernels.KernelOps;
+import dev.editr1.kernels.ScoreMode;
+import dev.editr1.kernels.ScoreTokens;
+
+/**
+ * Logits to score over a batch of judge outputs: 288 rows (P = 24 prompts × G = 12 rollouts) of a
+ * Qwen2.5 vocabulary (151,936). native: one pass (per split max and Σexp, then a merge); torch:
+ * index_select, softmax over the tokens, logsumexp over the vocabulary. Minimum bytes B·V·s.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Fork(1)
+public class LogitScoreBench {
+    @Param({"native", "torch"})
+    public String impl;
+
+    @Param({"288x151936"})
+    public String shape;
+
+    @Param({"f32", "bf16"})
+    public String dtype;
+
+    KernelOps ops;
+    Tensor logits;
+    long bytes;
+
+    @Setup
+    public void setUp() {
+        ops = BenchSupport.ops(impl);
+        DType dt = DType.parse(dtype);
+        long[] s = BenchSupport.shape(shape);
+        logits = BenchSupport.random(1, dt, s).mul(new org.bytedeco.pytorch.Scalar(6.0)).contiguous();
+        bytes = BenchSupport.numel(s) * dt.bytes;
+    }
+
+    @Benchmark
+    public void score(BenchSupport.Traffic traffic, Blackhole bh) {
+        try (PointerScope scope = new PointerScope()) {
+            bh.consume(ops.logitScore(logits, ScoreTokens.QWEN_DIGITS, ScoreMode.EXPECTED).score());
+        }
+        traffic.bytes += bytes;
+    }
+}

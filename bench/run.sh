@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds editr1 and runs the JMH suite (CPU): the four kernels native vs torch, the copy ceiling,
+# and one training epoch fused vs composed. Results: bench/results/<name>.json (JMH JSON) and a
+# markdown summary on stdout (bench/summarize.py).
+#   bench/run.sh            the full suite
+#   bench/run.sh --quick    a subset in under 5 minutes (f32, one shape per kernel, short iterations)
+#   bench/run.sh [JMH args] anything else goes to JMH (e.g. FlowStepBench -p dtype=bf16)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+mvn -B -q -DskipTests package test-compile
+mvn -B -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.classpath > /dev/null
+cp="target/test-classes:target/classes:$(cat target/bench.classpath)"
+mkdir -p bench/results
+jvm="-Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Xss4m"
+run() {  # name, JMH args...
+  local name=$1; shift
+  java -cp "$cp" org.openjdk.jmh.Main "$@" -jvmArgsAppend "$jvm" -rf json -rff "bench/results/$name.json" \
+    2> >(grep "EPOCH_TIMINGS" > "bench/results/$name.epochs.txt" || true)
+}
+if [ "${1:-}" = "--quick" ]; then
+  common=(-f 1 -wi 2 -w 1s -i 3 -r 1s)
+  run quick-kernels "${common[@]}" -p dtype=f32 -p shape=12x16x64x64,288x151936 -p step=euler,dpm2m_cfg \
+    'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
+  run quick-copy "${common[@]}" -p mb=9.4,18.9,28.3,175.0 CopyBench
+  run quick-epoch -wi 2 -i 5 EpochBench
+  python3 bench/summarize.py bench/results/quick-*.json
+elif [ $# -gt 0 ]; then
+  run custom "$@"
+  python3 bench/summarize.py bench/results/custom.json
+else
+  common=(-f 1 -wi 3 -w 2s -i 5 -r 2s)
+  run kernels "${common[@]}" 'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
+  run copy "${common[@]}" CopyBench
+  run epoch EpochBench
+  python3 bench/summarize.py bench/results/kernels.json bench/results/copy.json bench/results/epoch.json
+fi
