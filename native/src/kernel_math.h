@@ -259,21 +259,9 @@ EDITR1_HD f32x4 box_muller4(const u32x4& b) {
     return out;
 }
 
-/* The Philox block holding elements 4q .. 4q+3 of a row. */
-EDITR1_HD u32x4 noise_block(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q) {
-    u32x4 c;
-    c.v[0] = (uint32_t)q;
-    c.v[1] = (uint32_t)row;
-    c.v[2] = (uint32_t)(row >> 32);
-    c.v[3] = stream ^ ((uint32_t)(q >> 32) << 16);  // rows longer than 2^34 elements fold into the stream word
-    return philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
-}
-
-EDITR1_HD f32x4 noise4(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q) {
-    return box_muller4(noise_block(seed, row, stream, q));
-}
-
-/* noise4 for blocks q < 2^32 of a row, with 32-bit arithmetic only (a loop of these vectorizes). */
+/* The four normals of elements 4q .. 4q+3 of a row: Philox counter (q, row lo, row hi, stream),
+   key = seed. This form takes the key and row as 32-bit words and q < 2^32, so a loop of blocks
+   vectorizes; noise4 below is the general form. */
 EDITR1_HD f32x4 noise4_low(uint32_t k0, uint32_t k1, uint32_t rowLo, uint32_t rowHi, uint32_t stream, uint32_t q) {
     u32x4 c;
     c.v[0] = q;
@@ -281,6 +269,12 @@ EDITR1_HD f32x4 noise4_low(uint32_t k0, uint32_t k1, uint32_t rowLo, uint32_t ro
     c.v[2] = rowHi;
     c.v[3] = stream;
     return box_muller4(philox4x32_10(c, k0, k1));
+}
+
+/* Any q: rows longer than 2^34 elements fold q's high word into the stream word. */
+EDITR1_HD f32x4 noise4(uint64_t seed, uint64_t row, uint32_t stream, uint64_t q) {
+    return noise4_low((uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)row, (uint32_t)(row >> 32),
+                      stream ^ ((uint32_t)(q >> 32) << 16), (uint32_t)q);
 }
 
 EDITR1_HD float noise_at(uint64_t seed, uint64_t row, uint32_t stream, uint64_t e) {
