@@ -75,11 +75,12 @@ final class CalibrateCommand implements Callable<Integer> {
         WorldData data = new WorldData(cfg.worldSeed, cfg.trainTasks, cfg.heldOutTasks, model.cfg.imageSize());
         double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.parse(cfg.sigmaPreset), cfg.steps, model.cfg.imageTokens(),
                 Double.NaN);
-        Policy p = new Policy(model, 1, 1, 0);
         List<EditTask> tasks = data.heldOut;
         int s = data.size();
-        float[] a = Tensors.toFloats(p.sample(data, tasks, null, new NoiseKey(101, 0, 6), sigmas, Sampler.Solver.DPM2M, ops));
-        float[] b = Tensors.toFloats(p.sample(data, tasks, null, new NoiseKey(202, 0, 6), sigmas, Sampler.Solver.DPM2M, ops));
+        float[] a = Tensors.toFloats(Policy.sample(model, data, tasks, null, new NoiseKey(101, 0, 6), sigmas,
+                Sampler.Solver.DPM2M, 1.0, ops));
+        float[] b = Tensors.toFloats(Policy.sample(model, data, tasks, null, new NoiseKey(202, 0, 6), sigmas,
+                Sampler.Solver.DPM2M, 1.0, ops));
         List<Calibration.Pair> out = new ArrayList<>();
         for (int i = 0; i < tasks.size(); i++) {
             EditTask t = tasks.get(i);

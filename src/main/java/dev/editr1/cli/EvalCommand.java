@@ -12,7 +12,6 @@ import dev.editr1.model.EditDiT;
 import dev.editr1.model.LoraAdapter;
 import dev.editr1.reward.SimulatedJudge;
 import dev.editr1.train.Evaluator;
-import dev.editr1.train.Policy;
 import dev.editr1.train.TrainConfig;
 import dev.editr1.train.WorldData;
 import picocli.CommandLine.Command;
@@ -54,7 +53,7 @@ final class EvalCommand implements Callable<Integer> {
         double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.parse(cfg.sigmaPreset), cfg.steps,
                 model.cfg.imageTokens(), Double.NaN);
         try (SimulatedJudge judge = new SimulatedJudge(ops, seed * 31 + 7, cfg.judgeNoise, cfg.judgeExponent)) {
-            Evaluator.Result r = new Evaluator(data, ops, judge, seed).evaluate(new Policy(model, 1, 1, 0), a, sigmas,
+            Evaluator.Result r = new Evaluator(data, ops, judge, seed).evaluate(model, a, sigmas,
                     Sampler.Solver.parse(cfg.solver), 64);
             System.out.printf(Locale.ROOT, "held-out (%d tasks): judge score %s  true quality %s%n", data.heldOut.size(),
                     r.scoreCi(), r.qualityCi());

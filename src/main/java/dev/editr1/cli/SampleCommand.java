@@ -52,10 +52,9 @@ final class SampleCommand implements Callable<Integer> {
         EditTask t = tasks.get(task);
         double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.parse(cfg.sigmaPreset), cfg.steps, model.cfg.imageTokens(),
                 Double.NaN);
-        Policy p = new Policy(model, 1, 1, 0);
         NoiseKey key = new NoiseKey(seed, 0, 5);
-        float[] baseImg = Tensors.toFloats(p.sample(data, List.of(t), null, key, sigmas, Sampler.Solver.DPM2M, ops));
-        float[] img = a == null ? baseImg : Tensors.toFloats(p.sample(data, List.of(t), a, key, sigmas, Sampler.Solver.DPM2M, ops));
+        float[] baseImg = Tensors.toFloats(Policy.sample(model, data, List.of(t), null, key, sigmas, Sampler.Solver.DPM2M, 1.0, ops));
+        float[] img = a == null ? baseImg : Tensors.toFloats(Policy.sample(model, data, List.of(t), a, key, sigmas, Sampler.Solver.DPM2M, 1.0, ops));
         double qb = Quality.of(baseImg, data.source(t), data.target(t)), qc = Quality.of(img, data.source(t), data.target(t));
         Pictures.grid(out, List.of(new Pictures.Row(data.source(t), t.instruction(), baseImg, img, data.target(t),
                 String.format(java.util.Locale.ROOT, "true quality: base %.2f → checkpoint %.2f", qb, qc))), data.size());

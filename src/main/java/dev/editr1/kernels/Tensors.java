@@ -1,11 +1,9 @@
 package dev.editr1.kernels;
 
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
-import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -43,13 +41,6 @@ public final class Tensors {
         return t;
     }
 
-    /** A CPU f32 tensor of shape [n] from doubles (rounded to float). */
-    public static Tensor fromDoubles(double[] data, long... shape) {
-        float[] f = new float[data.length];
-        for (int i = 0; i < f.length; i++) f[i] = (float) data[i];
-        return fromFloats(f, shape.length == 0 ? new long[] {data.length} : shape);
-    }
-
     /** A copy of any tensor's values as floats (converted to f32 on the CPU, row-major). */
     public static float[] toFloats(Tensor t) {
         Tensor c = t.detach().to(cpu(), ScalarType.Float).contiguous();
@@ -68,23 +59,10 @@ public final class Tensors {
         return d;
     }
 
-    /** A copy of an int32 tensor's values. */
-    public static int[] toInts(Tensor t) {
-        Tensor c = t.detach().to(cpu(), ScalarType.Int).contiguous();
-        int[] out = new int[(int) c.numel()];
-        new IntPointer(c.data_ptr()).get(out);
-        return out;
-    }
-
     /** Rounds floats through a dtype (what storing them in that dtype keeps). */
     public static float[] roundTrip(float[] data, DType dtype) {
         if (dtype == DType.F32) return data.clone();
         return toFloats(fromFloats(data, data.length).to(dtype.scalarType));
-    }
-
-    /** The tensor converted to another dtype (same device). */
-    public static Tensor as(Tensor t, ScalarType dtype) {
-        return t.to(dtype);
     }
 
     /** Shape as a Java array. */
@@ -102,9 +80,5 @@ public final class Tensors {
     /** The libtorch scalar type of t, interned (plain == on ScalarType objects is unreliable). */
     public static ScalarType scalarType(Tensor t) {
         return t.scalar_type().intern();
-    }
-
-    static ScalarTypeOptional optional(ScalarType t) {
-        return new ScalarTypeOptional(t);
     }
 }

@@ -8,6 +8,7 @@ import dev.editr1.flow.Sampler;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
+import dev.editr1.model.EditDiT;
 import dev.editr1.model.LoraAdapter;
 import dev.editr1.reward.Judgement;
 import dev.editr1.reward.Judge;
@@ -85,14 +86,14 @@ public final class Evaluator {
         this.cfgScale = cfgScale;
     }
 
-    public Result evaluate(Policy policy, LoraAdapter adapter, double[] sigmas, Sampler.Solver solver, int batch) {
+    public Result evaluate(EditDiT model, LoraAdapter adapter, double[] sigmas, Sampler.Solver solver, int batch) {
         List<EditTask> tasks = data.heldOut;
         int n = tasks.size(), s = data.size();
         double[] score = new double[n], quality = new double[n];
         float[] images = new float[n * 3 * s * s];
         for (int start = 0; start < n; start += batch) {
             List<EditTask> chunk = tasks.subList(start, Math.min(n, start + batch));
-            Tensor x0 = policy.sample(data, chunk, adapter, new NoiseKey(seed, start, STREAM_EVAL), sigmas, solver, cfgScale,
+            Tensor x0 = Policy.sample(model, data, chunk, adapter, new NoiseKey(seed, start, STREAM_EVAL), sigmas, solver, cfgScale,
                     ops);
             float[] all = Tensors.toFloats(x0);
             System.arraycopy(all, 0, images, start * 3 * s * s, all.length);

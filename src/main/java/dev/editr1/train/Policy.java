@@ -34,15 +34,21 @@ public final class Policy {
     /** Images for the tasks, sampled with an adapter (null = base) from the key's Philox noise, no CFG. */
     public Tensor sample(WorldData data, List<EditTask> tasks, LoraAdapter adapter, NoiseKey key, double[] sigmas,
                          Sampler.Solver solver, KernelOps ops) {
-        return sample(data, tasks, adapter, key, sigmas, solver, 1.0, ops);
+        return sample(model, data, tasks, adapter, key, sigmas, solver, 1.0, ops);
+    }
+
+    public Tensor sample(WorldData data, List<EditTask> tasks, LoraAdapter adapter, NoiseKey key, double[] sigmas,
+                         Sampler.Solver solver, double cfgScale, KernelOps ops) {
+        return sample(model, data, tasks, adapter, key, sigmas, solver, cfgScale, ops);
     }
 
     /**
-     * As above with classifier-free guidance when cfgScale &gt; 1: the unconditional velocity is the
-     * model's with the instruction dropped (all padding), combined by the step kernel.
+     * Images for the tasks from any model and adapter (null = base), from the key's Philox noise,
+     * with classifier-free guidance when cfgScale &gt; 1: the unconditional velocity is the model's
+     * with the instruction dropped (all padding), combined by the step kernel.
      */
-    public Tensor sample(WorldData data, List<EditTask> tasks, LoraAdapter adapter, NoiseKey key, double[] sigmas,
-                         Sampler.Solver solver, double cfgScale, KernelOps ops) {
+    public static Tensor sample(EditDiT model, WorldData data, List<EditTask> tasks, LoraAdapter adapter, NoiseKey key,
+                                double[] sigmas, Sampler.Solver solver, double cfgScale, KernelOps ops) {
         int s = data.size();
         Tensor src = data.sources(tasks), ids = data.idTensor(tasks);
         Tensor noText = cfgScale > 1 ? ids.mul(new org.bytedeco.pytorch.Scalar(0)) : null;  // PAD = 0

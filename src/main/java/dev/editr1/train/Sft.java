@@ -102,8 +102,7 @@ public final class Sft {
             if ((step + 1) % c.evalEvery == 0 || step + 1 == c.steps) {
                 model.base.requireGrad(false);
                 try (PointerScope scope = new PointerScope()) {
-                    Policy p = new Policy(model, 1, 1, 0);
-                    Evaluator.Result r = ev.evaluate(p, null, sigmas, Sampler.Solver.DPM2M, 64);
+                    Evaluator.Result r = ev.evaluate(model, null, sigmas, Sampler.Solver.DPM2M, 64);
                     log.printf(Locale.ROOT, "  held-out: judge %s  true quality %s%n", r.scoreCi(), r.qualityCi());
                 }
                 model.base.requireGrad(true);

@@ -334,8 +334,8 @@ public final class Trainer {
         Evaluator ev = new Evaluator(data, ops, judge, cfg.seed, cfg.cfgScale);
         Evaluator.Result base, trained;
         try (PointerScope scope = new PointerScope()) {
-            base = ev.evaluate(policy, null, sigmas, solver, 64);
-            trained = ev.evaluate(policy, policy.ema, sigmas, solver, 64);
+            base = ev.evaluate(policy.model, null, sigmas, solver, 64);
+            trained = ev.evaluate(policy.model, policy.ema, sigmas, solver, 64);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
                 base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), cfg.epochs,
