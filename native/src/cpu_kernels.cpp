@@ -513,8 +513,7 @@ SoftmaxAcc score_split(const T* x, int64_t n, int& bad) {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; ++i) {
-        float v = to_float(x[i]);
-        s += v == -INFINITY ? 0.0f : exp_nonpos(v - m);
+        s += exp_nonpos(to_float(x[i]) - m);  // −∞ − m < −87: exp_nonpos gives 0
     }
     acc.s = s;
     return acc;
