@@ -102,133 +102,89 @@ void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_
 /* Flow step                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Per-thread scratch of one work item (floats, chunk long each). */
-struct FlowBuffers {
-    std::vector<float> v, noise, x0hStore, meanStore, nextStore;
-    float *x0h, *mean, *next;
-    explicit FlowBuffers(int64_t n)
-        : v((size_t)n), noise((size_t)n), x0hStore((size_t)n), meanStore((size_t)n), nextStore((size_t)n),
-          x0h(x0hStore.data()), mean(meanStore.data()), next(nextStore.data()) {}
-};
+/* Where x' gets its noise: none (deterministic), a ξ tensor, Philox normals drawn into the item's
+   buffer, or a given x' (log-prob evaluation only). */
+enum FlowNoise { NOISE_NONE = 0, NOISE_TENSOR = 1, NOISE_PHILOX = 2, NOISE_GIVEN = 3 };
 
-template <typename T>
-uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_t b, int64_t e0, int64_t n,
-                   FlowBuffers& bufs, bool want_sq, double* sq_out) {
-    float* vbuf = bufs.v.data();
-    float* nbuf = bufs.noise.data();
+/* One work item [e0, e0 + n) of row b in one fused pass: each input is read once and each output
+   written once, with no staging buffers (only the Philox normals are drawn into zbuf first). The
+   optional inputs and outputs are template flags, so every variant is straight-line code that
+   vectorizes. With the per-token rescale (C > 0) the item is walked token by token: a first loop
+   over the token's C channels (L1-resident afterwards) gives its scale, the fused loop follows. */
+template <typename T, bool GUIDED, bool PREV, int NOISE, bool XO, bool X0O>
+uint32_t flow_item_t(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_t b, int64_t e0, int64_t n,
+                     float* zbuf, double* sq_out) {
     const int64_t base = b * p.row_len + e0;
     const T* x = (const T*)p.x + base;
     const T* vc = (const T*)p.v_cond + base;
-    const T* vu = p.v_uncond ? (const T*)p.v_uncond + base : nullptr;
-    const T* m1 = p.x0_prev ? (const T*)p.x0_prev + base : nullptr;
-    const T* xi = p.noise ? (const T*)p.noise + base : nullptr;
-    const T* xg = p.x_given ? (const T*)p.x_given + base : nullptr;
-    T* xo = p.x_out ? (T*)p.x_out + base : nullptr;
-    T* x0o = p.x0_out ? (T*)p.x0_out + base : nullptr;
+    const T* vu = GUIDED ? (const T*)p.v_uncond + base : nullptr;
+    const T* m1 = PREV ? (const T*)p.x0_prev + base : nullptr;
+    const T* xi = NOISE == NOISE_TENSOR ? (const T*)p.noise + base : nullptr;
+    const T* xg = NOISE == NOISE_GIVEN ? (const T*)p.x_given + base : nullptr;
+    T* xo = XO ? (T*)p.x_out + base : nullptr;
+    T* x0o = X0O ? (T*)p.x0_out + base : nullptr;
+    if (NOISE == NOISE_PHILOX) fill_noise(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, e0, n, zbuf);
+    const int64_t C = GUIDED ? p.rescale_channels : 0;
+    const int64_t seg = C > 0 ? C : n;
+    const float w = k.guidance;
     int bad_vc = 0, bad_vu = 0, bad_x = 0, bad_m1 = 0, bad_xi = 0, bad_xg = 0, bad_out = 0;
-
-    // 1. guided velocity (and the per-token rescale) into vbuf
-    if (vu) {
-        const float w = k.guidance;
-#pragma omp simd reduction(| : bad_vc, bad_vu)
-        for (int64_t i = 0; i < n; ++i) {
-            float c = to_float(vc[i]), u = to_float(vu[i]);
-            bad_vc |= !is_finite(c);
-            bad_vu |= !is_finite(u);
-            vbuf[i] = u + w * (c - u);
-        }
-        if (p.rescale_channels > 0) {
-            const int64_t C = p.rescale_channels;
-            for (int64_t t0 = 0; t0 < n; t0 += C) {
-                // f64 sums: a long token's norm must not depend on the summation order
-                double nc = 0.0, nv = 0.0;
-                for (int64_t j = 0; j < C; ++j) {
-                    float c = to_float(vc[t0 + j]);
-                    nc += (double)(c * c);
-                    nv += (double)(vbuf[t0 + j] * vbuf[t0 + j]);
-                }
-                // a zero guided vector has no direction to rescale: leave it
-                float s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
-                for (int64_t j = 0; j < C; ++j) vbuf[t0 + j] *= s;
+    double sq = 0.0;
+    for (int64_t t0 = 0; t0 < n; t0 += seg) {
+        float s = 1.0f;
+        if (C > 0) {
+            // f64 sums: a long token's norm must not depend on the summation order
+            double nc = 0.0, nv = 0.0;
+#pragma omp simd reduction(+ : nc, nv)
+            for (int64_t i = t0; i < t0 + seg; ++i) {
+                float c = to_float(vc[i]), g = guided_velocity(c, to_float(vu[i]), true, w);
+                nc += (double)(c * c);
+                nv += (double)(g * g);
             }
+            // a zero guided vector has no direction to rescale: leave it
+            s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
         }
-    } else {
-#pragma omp simd reduction(| : bad_vc)
-        for (int64_t i = 0; i < n; ++i) {
+#pragma omp simd reduction(| : bad_vc, bad_vu, bad_x, bad_m1, bad_xi, bad_xg, bad_out) reduction(+ : sq)
+        for (int64_t i = t0; i < t0 + seg; ++i) {
             float c = to_float(vc[i]);
             bad_vc |= !is_finite(c);
-            vbuf[i] = c;
-        }
-    }
-
-    // 2. the noise, when drawn here
-    const bool stochastic = k.c_noise != 0.0f && !xg;
-    if (stochastic && !xi) fill_noise(p.noise_seed, p.noise_row_offset + (uint64_t)b, p.noise_stream, e0, n, nbuf);
-
-    // 3. x̂0 and μ, then x', then stores: simple loops that vectorize (invariant cases hoisted)
-    float* x0b = bufs.x0h;
-    float* mean = bufs.mean;
-#pragma omp simd reduction(| : bad_x)
-    for (int64_t i = 0; i < n; ++i) {
-        float xv = to_float(x[i]);
-        bad_x |= !is_finite(xv);
-        float x0h = xv - k.sigma * vbuf[i];
-        x0b[i] = x0h;
-        mean[i] = k.c_x * xv + k.c_v * vbuf[i] + k.c_x0 * x0h;
-    }
-    if (m1) {
-#pragma omp simd reduction(| : bad_m1)
-        for (int64_t i = 0; i < n; ++i) {
-            float mv = to_float(m1[i]);
-            bad_m1 |= !is_finite(mv);
-            mean[i] += k.c_prev_x0 * mv;
-        }
-    }
-    const float* next = mean;
-    if (xg) {
-        float* nb = bufs.next;
-#pragma omp simd reduction(| : bad_xg)
-        for (int64_t i = 0; i < n; ++i) {
-            float v = to_float(xg[i]);
-            bad_xg |= !is_finite(v);
-            nb[i] = v;
-        }
-        next = nb;
-    } else if (stochastic) {
-        float* nb = bufs.next;
-        if (xi) {
-#pragma omp simd reduction(| : bad_xi)
-            for (int64_t i = 0; i < n; ++i) {
+            float v = c;
+            if (GUIDED) {
+                float u = to_float(vu[i]);
+                bad_vu |= !is_finite(u);
+                v = guided_velocity(c, u, true, w) * s;
+            }
+            float xv = to_float(x[i]);
+            bad_x |= !is_finite(xv);
+            float mv = 0.0f;
+            if (PREV) {
+                mv = to_float(m1[i]);
+                bad_m1 |= !is_finite(mv);
+            }
+            float mean, x0h;
+            flow_mean(k, xv, v, mv, mean, x0h);
+            float next = mean;
+            if (NOISE == NOISE_TENSOR) {
                 float z = to_float(xi[i]);
                 bad_xi |= !is_finite(z);
-                nb[i] = mean[i] + k.c_noise * z;
+                next = mean + k.c_noise * z;
+            } else if (NOISE == NOISE_PHILOX) {
+                next = mean + k.c_noise * zbuf[i];
+            } else if (NOISE == NOISE_GIVEN) {
+                next = to_float(xg[i]);
+                bad_xg |= !is_finite(next);
             }
-        } else {
-#pragma omp simd
-            for (int64_t i = 0; i < n; ++i) nb[i] = mean[i] + k.c_noise * nbuf[i];
-        }
-        next = nb;
-    }
-    double sq = 0.0;
-    if (want_sq) {
-#pragma omp simd reduction(+ : sq)
-        for (int64_t i = 0; i < n; ++i) {
-            float d = next[i] - mean[i];
-            sq += (double)(d * d);
-        }
-    }
-    if (xo) {
-#pragma omp simd reduction(| : bad_out)
-        for (int64_t i = 0; i < n; ++i) {
-            bad_out |= !fits_in<T>(next[i]);
-            xo[i] = from_float<T>(next[i]);
-        }
-    }
-    if (x0o) {
-#pragma omp simd reduction(| : bad_out)
-        for (int64_t i = 0; i < n; ++i) {
-            bad_out |= !fits_in<T>(x0b[i]);
-            x0o[i] = from_float<T>(x0b[i]);
+            if (NOISE != NOISE_NONE) {
+                float d = next - mean;
+                sq += (double)(d * d);
+            }
+            if (XO) {
+                bad_out |= !fits_in<T>(next);
+                xo[i] = from_float<T>(next);
+            }
+            if (X0O) {
+                bad_out |= !fits_in<T>(x0h);
+                x0o[i] = from_float<T>(x0h);
+            }
         }
     }
     *sq_out = sq;
@@ -238,9 +194,36 @@ uint32_t flow_item(const editr1_flow_step_params& p, const FlowCoeffs& k, int64_
            (bad_out ? EDITR1_FLOW_NF_OUTPUT : 0u);
 }
 
+using FlowItemFn = uint32_t (*)(const editr1_flow_step_params&, const FlowCoeffs&, int64_t, int64_t, int64_t, float*,
+                                double*);
+
+/* The variant of flow_item_t for this call's optional tensors (picked once per call). */
+template <typename T, bool GUIDED, bool PREV, int NOISE>
+FlowItemFn flow_item_outputs(const editr1_flow_step_params& p) {
+    if (p.x_out) return p.x0_out ? flow_item_t<T, GUIDED, PREV, NOISE, true, true> : flow_item_t<T, GUIDED, PREV, NOISE, true, false>;
+    // no x' is written only when evaluating a given x'
+    return p.x0_out ? flow_item_t<T, GUIDED, PREV, NOISE_GIVEN, false, true> : flow_item_t<T, GUIDED, PREV, NOISE_GIVEN, false, false>;
+}
+template <typename T, bool GUIDED, bool PREV>
+FlowItemFn flow_item_noise(const editr1_flow_step_params& p, int noise) {
+    switch (noise) {
+        case NOISE_TENSOR: return flow_item_outputs<T, GUIDED, PREV, NOISE_TENSOR>(p);
+        case NOISE_PHILOX: return flow_item_outputs<T, GUIDED, PREV, NOISE_PHILOX>(p);
+        case NOISE_GIVEN: return flow_item_outputs<T, GUIDED, PREV, NOISE_GIVEN>(p);
+        default: return flow_item_outputs<T, GUIDED, PREV, NOISE_NONE>(p);
+    }
+}
+template <typename T>
+FlowItemFn flow_item_for(const editr1_flow_step_params& p, int noise) {
+    if (p.v_uncond) return p.x0_prev ? flow_item_noise<T, true, true>(p, noise) : flow_item_noise<T, true, false>(p, noise);
+    return p.x0_prev ? flow_item_noise<T, false, true>(p, noise) : flow_item_noise<T, false, false>(p, noise);
+}
+
 template <typename T>
 uint32_t flow_step_t(const editr1_flow_step_params& p) {
     const FlowCoeffs k{p.guidance, p.sigma, p.c_x, p.c_v, p.c_x0, p.x0_prev ? p.c_prev_x0 : 0.0f, p.c_noise};
+    const int noise = p.x_given ? NOISE_GIVEN : p.c_noise == 0.0f ? NOISE_NONE : p.noise ? NOISE_TENSOR : NOISE_PHILOX;
+    const FlowItemFn item = flow_item_for<T>(p, noise);
     // items hold whole tokens when rescaling, whole Philox blocks otherwise
     const int64_t C = p.rescale_channels;
     const int64_t chunk = C > 0 ? C * (kChunk / C > 0 ? kChunk / C : 1) : kChunk;
@@ -250,12 +233,12 @@ uint32_t flow_step_t(const editr1_flow_step_params& p) {
     uint32_t mask = 0;
 #pragma omp parallel num_threads(cpu_threads()) reduction(| : mask) if (items > 1)
     {
-        FlowBuffers bufs(chunk);
+        std::vector<float> zbuf(noise == NOISE_PHILOX ? (size_t)chunk : 0);
 #pragma omp for schedule(static)
         for (int64_t it = 0; it < items; ++it) {
             const int64_t b = it / chunks, e0 = (it % chunks) * chunk;
             const int64_t n = e0 + chunk <= p.row_len ? chunk : p.row_len - e0;
-            mask |= flow_item<T>(p, k, b, e0, n, bufs, p.log_prob != nullptr, &sq[(size_t)it]);
+            mask |= item(p, k, b, e0, n, zbuf.data(), &sq[(size_t)it]);
         }
     }
     if (p.log_prob) {

@@ -35,7 +35,7 @@ class FlowStepTest {
                 FlowStepParams.dpmSolver2M(0.7, 0.5, 0.3).withGuidance(4.5, 0), true, false, true, false, false, true, true, false));
         c.add(new Case("dpm2m after σ=1 (first order)", FlowStepParams.dpmSolver2M(1.0, 0.9, 0.6), false, false, true, false, false, false, false, false));
         c.add(new Case("last step 0.02→0 returns x̂0", FlowStepParams.dpmSolver2M(0.3, 0.02, 0.0), false, false, true, false, false, false, false, false));
-        c.add(new Case("cfg 5 + per-token rescale", FlowStepParams.euler(0.5, 0.3), true, true, false, false, false, false, false, false));
+        c.add(new Case("cfg 5 + per-token rescale", FlowStepParams.euler(0.5, 0.3).withGuidance(5.0, 0), true, true, false, false, false, false, false, false));
         c.add(new Case("sde σ=1, noise tensor, log-prob", FlowStepParams.sde(1.0, 0.9, 0.9, 0.7, KEY), false, false, false, true, false, false, false, true));
         c.add(new Case("sde σ=0.5, Philox noise, cfg, log-prob", FlowStepParams.sde(0.5, 0.3, 0.9, 0.7, KEY).withGuidance(3.0, 0), true, false, false, false, false, false, false, true));
         c.add(new Case("sde log-prob of a given x'", FlowStepParams.sde(0.02, 0.0, 0.9, 0.7, KEY), false, false, false, false, true, false, false, true));
