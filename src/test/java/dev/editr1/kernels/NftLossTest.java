@@ -107,6 +107,39 @@ class NftLossTest {
         }
     }
 
+    /**
+     * Many short rows: the CPU path takes rows in blocks (pass 2 of a block follows its pass 1), so
+     * 37 rows of one work item each span three blocks, the last one partial.
+     */
+    @Test
+    void manyShortRowsAcrossRowBlocks() {
+        SplittableRandom rng = new SplittableRandom(37);
+        int rows = 37, d = 300, n = rows * d;
+        float[] t = new float[rows], r = new float[rows], valid = new float[rows];
+        for (int b = 0; b < rows; b++) {
+            t[b] = (float) rng.nextDouble(0.05, 1.0);
+            r[b] = (float) rng.nextDouble();
+            valid[b] = b % 5 == 4 ? 0f : 1f;
+        }
+        float[] x0 = TestData.normal(rng, n, 1), eps = TestData.normal(rng, n, 1), vth = new float[n], vold = new float[n];
+        float[] noise = TestData.normal(rng, n, 0.3), vref = TestData.normal(rng, n, 1);
+        for (int i = 0; i < n; i++) {
+            vth[i] = eps[i] - x0[i] + noise[i];
+            vold[i] = vth[i] + 0.1f * noise[(i * 7) % n];
+        }
+        Reference.Nft ref = Reference.nftLoss(NftLossConfig.DEFAULTS, rows, d, TestData.d(x0), TestData.d(eps), false,
+                TestData.d(vth), TestData.d(vold), TestData.d(vref), TestData.d(t), TestData.d(r), TestData.d(valid));
+        NftLossInputs in = new NftLossInputs(TestData.tensor(x0, DType.F32, rows, d), TestData.tensor(eps, DType.F32, rows, d),
+                false, TestData.tensor(vth, DType.F32, rows, d), TestData.tensor(vold, DType.F32, rows, d),
+                TestData.tensor(vref, DType.F32, rows, d), TestData.f32(t), TestData.f32(r), TestData.f32(valid));
+        NftLossResult nat = NATIVE.nftLoss(NftLossConfig.DEFAULTS, in, true);
+        Tolerance.close("37 rows ℓ", ref.ell(), TestData.floats(nat.ell()), 1e-6, 1e-4);
+        Tolerance.close("37 rows loss", new double[] {ref.loss()}, TestData.floats(nat.loss()), 1e-6, 1e-4);
+        double gmax = 0;
+        for (double v : ref.grad()) gmax = Math.max(gmax, Math.abs(v));
+        Tolerance.close("37 rows grad", ref.grad(), TestData.floats(nat.grad()), 1e-4 * gmax, 1e-4);
+    }
+
     /** The fused gradient equals libtorch autograd of the composed loss (weights detached there). */
     @Test
     void gradientEqualsAutogradOfComposedLoss() {
