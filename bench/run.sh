@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Builds editr1 and runs the JMH suite (CPU): the four kernels native vs torch, the copy ceiling,
-# and one training epoch fused vs composed. Results: bench/results/<name>.json (JMH JSON) and a
-# markdown summary on stdout (bench/summarize.py).
+# Builds editr1 and runs the CPU benchmarks:
+#   1. cpu_bench (bench/cpu): the kernels through the C API on preallocated buffers, each beside a
+#      memcpy of the same bytes (the machine's ceiling, same threads, same run);
+#   2. the JMH suite: the four kernels native vs torch through the Java façade, the copy ceiling,
+#      one training epoch fused vs composed (EpochBench, one fork per implementation);
+#   3. EpochPairs: both trainers in one JVM, epoch k of each back to back, paired.
+# Results: bench/results/<name>.json (JMH JSON, cpu_bench JSON), <name>.pairs.txt, and a markdown
+# summary on stdout (bench/summarize.py).
 #   bench/run.sh            the full suite
 #   bench/run.sh --quick    a subset in under 5 minutes (f32, one shape per kernel, short iterations)
 #   bench/run.sh [JMH args] anything else goes to JMH (e.g. FlowStepBench -p dtype=bf16)
@@ -12,6 +17,7 @@ mvn -B -q -DskipTests package test-compile
 mvn -B -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.classpath > /dev/null
 cp="target/test-classes:target/classes:$(cat target/bench.classpath)"
 mkdir -p bench/results
+cpu_bench=target/native/build/cpu_bench
 jvm="-Dorg.bytedeco.javacpp.maxBytes=0 -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Xss4m"
 run() {  # name, JMH args...
   local name=$1; shift
@@ -24,7 +30,9 @@ if [ "${1:-}" = "--quick" ]; then
     'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
   run quick-copy "${common[@]}" -p mb=9.4,18.9,28.3,175.0 CopyBench
   run quick-epoch -wi 2 -i 5 EpochBench
-  python3 bench/summarize.py bench/results/quick-*.json
+  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 12 > bench/results/quick-epoch.pairs.txt
+  "$cpu_bench" --quick --json bench/results/quick-cpu-bench.json
+  python3 bench/summarize.py bench/results/quick-{kernels,copy,epoch}.json bench/results/quick-epoch.pairs.txt
 elif [ $# -gt 0 ]; then
   run custom "$@"
   python3 bench/summarize.py bench/results/custom.json
@@ -33,5 +41,8 @@ else
   run kernels "${common[@]}" 'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
   run copy "${common[@]}" CopyBench
   run epoch EpochBench
-  python3 bench/summarize.py bench/results/kernels.json bench/results/copy.json bench/results/epoch.json
+  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 40 > bench/results/epoch.pairs.txt
+  "$cpu_bench" --json bench/results/cpu-bench.json
+  python3 bench/summarize.py bench/results/kernels.json bench/results/copy.json bench/results/epoch.json \
+    bench/results/epoch.pairs.txt
 fi

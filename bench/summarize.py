@@ -19,6 +19,14 @@ def load(paths):
 
 
 def main(paths):
+    pairs = [p for p in paths if p.endswith(".pairs.txt")]
+    paths = [p for p in paths if not p.endswith(".pairs.txt")]
+    for p in pairs:
+        print()
+        print(f"Interleaved epochs ({os.path.basename(p)}): both trainers in one JVM, epoch k of each back to back")
+        epoch_tables(p)
+    if not paths:
+        return
     rows = load(paths)
     copies = {}
     kernels = defaultdict(dict)
@@ -64,20 +72,68 @@ def main(paths):
         for p in paths:
             t = p.replace(".json", ".epochs.txt")
             if os.path.exists(t):
-                phases = defaultdict(lambda: defaultdict(list))
-                for line in open(t):
-                    m = re.match(r"EPOCH_TIMINGS (\w+) (.*)", line.strip())
-                    if m:
-                        for k, v in json.loads(m.group(2))["seconds"].items():
-                            phases[m.group(1)][k].append(v)
-                if phases:
-                    keys = list(next(iter(phases.values())).keys())
-                    print()
-                    print("| phase (mean s) | " + " | ".join(sorted(phases)) + " |")
-                    print("|---|" + "---:|" * len(phases))
-                    for k in keys:
-                        print(f"| {k} | " + " | ".join(f"{sum(phases[i][k]) / len(phases[i][k]):.3f}" for i in sorted(phases)) + " |")
+                epoch_tables(t)
 
+
+# two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond that, the normal's
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+       2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+       2.045, 2.042]
+
+
+def mean_ci(xs):
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, float("nan")
+    sd = (sum((x - m) ** 2 for x in xs) / (n - 1)) ** 0.5
+    return m, (T95[n - 2] if n - 1 <= len(T95) else 1.96) * sd / n ** 0.5
+
+
+def epoch_tables(path, warmup=3):
+    """Per-phase means per implementation, then the paired differences: the same epoch index ran
+    in both trials (fresh trainer, same seed), so torch − native per epoch removes the epoch-to-
+    epoch variation of the work. The first `warmup` epochs (JMH's warm-up iterations) are left out."""
+    runs = defaultdict(dict)
+    for line in open(path):
+        m = re.match(r"EPOCH_TIMINGS (\w+) (.*)", line.strip())
+        if m:
+            rec = json.loads(m.group(2))
+            secs = dict(rec["seconds"])
+            if "kernel_seconds" in rec:
+                secs["kernels (inside the 4 ops)"] = rec["kernel_seconds"]
+            runs[m.group(1)][rec["epoch"]] = secs
+    if not runs:
+        return
+    impls = sorted(runs)
+    keys = list(next(iter(next(iter(runs.values())).values())).keys())
+    print()
+    print("| phase (mean s, epochs ≥ %d) | " % warmup + " | ".join(impls) + " |")
+    print("|---|" + "---:|" * len(impls))
+    for k in keys:
+        cells = []
+        for i in impls:
+            xs = [v[k] for e, v in runs[i].items() if e >= warmup and k in v]
+            cells.append(f"{sum(xs) / len(xs):.4f}" if xs else "-")
+        print(f"| {k} | " + " | ".join(cells) + " |")
+    if "native" in runs and "torch" in runs:
+        common = sorted(e for e in runs["native"] if e in runs["torch"] and e >= warmup)
+        if len(common) >= 2:
+            print()
+            print(f"paired over {len(common)} epochs (same epoch index in both trials): torch − native, mean [95% CI]")
+            print()
+            print("| phase | torch − native (ms) | native / torch |")
+            print("|---|---:|---:|")
+            for k in keys:
+                d = [1e3 * (runs["torch"][e][k] - runs["native"][e][k]) for e in common
+                     if k in runs["torch"][e] and k in runs["native"][e]]
+                if not d:
+                    continue
+                m, h = mean_ci(d)
+                tn = sum(runs["native"][e][k] for e in common)
+                tt = sum(runs["torch"][e][k] for e in common)
+                ratio = f"{tn / tt:.3f}" if tt > 0 else "-"
+                print(f"| {k} | {m:+.1f} [{m - h:+.1f}, {m + h:+.1f}] | {ratio} |")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -1,0 +1,70 @@
+package dev.editr1.bench;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+
+import org.bytedeco.javacpp.PointerScope;
+
+import com.google.gson.Gson;
+
+import dev.editr1.model.Checkpoints;
+import dev.editr1.train.TrainConfig;
+import dev.editr1.train.Trainer;
+
+/**
+ * The fused vs composed epoch, interleaved in one JVM: two trainers of the embedded default with
+ * the same seed (one on {@code NativeOps}, one on {@code TorchOps}) run epoch k one after the
+ * other, the order alternating with k. Both see the same prompts and noise, the same JIT state and
+ * the same machine moment, so the per-epoch difference isolates the implementations; JMH's
+ * EpochBench runs each in its own fork, where drift between forks is as large as the effect.
+ *
+ * <p>Prints one {@code EPOCH_TIMINGS impl {json}} line per trainer and epoch (timings.jsonl's
+ * format plus {@code kernel_seconds}, the time inside the four kernel calls); bench/summarize.py
+ * pairs them. Usage: {@code EpochPairs [epochs (default 40)]}; the first 3 epochs are warm-up.
+ */
+public final class EpochPairs {
+    private EpochPairs() {}
+
+    public static void main(String[] args) throws Exception {
+        int epochs = args.length > 0 ? Integer.parseInt(args[0]) : 40;
+        int warmup = 3;
+        String[] impls = {"native", "torch"};
+        Trainer[] trainers = new Trainer[2];
+        TimedOps[] ops = new TimedOps[2];
+        Path[] dirs = new Path[2];
+        Gson gson = new Gson();
+        try {
+            for (int i = 0; i < 2; i++) {
+                dirs[i] = Files.createTempDirectory("editr1-epochpairs-" + impls[i]);
+                ops[i] = new TimedOps(BenchSupport.ops(impls[i]));
+                trainers[i] = new Trainer(new TrainConfig(), ops[i], dirs[i], new PrintStream(new ByteArrayOutputStream()));
+                trainers[i].setUp(Checkpoints.loadEmbeddedBase(), false);
+            }
+            for (int e = 0; e < warmup + epochs; e++) {
+                for (int j = 0; j < 2; j++) {
+                    int i = (e + j) % 2;  // native first on even epochs, torch first on odd ones
+                    try (PointerScope scope = new PointerScope()) {
+                        ops[i].takeSeconds();
+                        Trainer.EpochMetrics m = trainers[i].epoch(e);
+                        Map<String, Object> t = m.timings();
+                        t.put("kernel_seconds", ops[i].takeSeconds());
+                        System.out.println("EPOCH_TIMINGS " + impls[i] + " " + gson.toJson(t));
+                    }
+                }
+            }
+        } finally {
+            for (int i = 0; i < 2; i++) {
+                if (trainers[i] != null) trainers[i].close();
+                if (dirs[i] != null) {
+                    try (var w = Files.walk(dirs[i])) {
+                        for (Path p : w.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+    }
+}
