@@ -61,8 +61,21 @@ inline float exp_nonpos(float x) {
     return x < -87.0f ? 0.0f : p * scale;
 }
 
-/* Philox-4x32-10 words of nb consecutive blocks (counters (q0 + j, rlo, rhi, stream), key (k0, k1))
-   into four word arrays. Integer arithmetic: every build gives the same bits as philox4x32_10. */
+/* Philox-4x32-10 words of blocks j0 .. nb − 1 (counters (q0 + j, rlo, rhi, stream), key (k0, k1))
+   into four word arrays, one block per SIMD lane as GCC vectorizes it. Integer arithmetic: every
+   build gives the same bits as philox4x32_10. */
+void philox_blocks_generic(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_t stream, uint32_t q0,
+                           int64_t j0, int64_t nb, uint32_t* W0, uint32_t* W1, uint32_t* W2, uint32_t* W3) {
+#pragma omp simd
+    for (int64_t j = j0; j < nb; ++j) {
+        u32x4 w = philox4x32_10(u32x4{{q0 + (uint32_t)j, rlo, rhi, stream}}, k0, k1);
+        W0[j] = w.v[0];
+        W1[j] = w.v[1];
+        W2[j] = w.v[2];
+        W3[j] = w.v[3];
+    }
+}
+
 #if defined(__AVX2__)
 /* 8 blocks per step. GCC's own vectorization of philox4x32_10 widens each 32×32→64 product
    through vpmovzxdq and permutes (~160 shuffles per 8 blocks, 1.8 ns per normal); here the even
@@ -101,25 +114,12 @@ void philox_blocks(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_
         _mm256_storeu_si256((__m256i*)(W2 + j), c2);
         _mm256_storeu_si256((__m256i*)(W3 + j), c3);
     }
-    for (; j < nb; ++j) {
-        u32x4 w = philox4x32_10(u32x4{{q0 + (uint32_t)j, rlo, rhi, stream}}, k0, k1);
-        W0[j] = w.v[0];
-        W1[j] = w.v[1];
-        W2[j] = w.v[2];
-        W3[j] = w.v[3];
-    }
+    philox_blocks_generic(k0, k1, rlo, rhi, stream, q0, j, nb, W0, W1, W2, W3);
 }
 #else
 void philox_blocks(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_t stream, uint32_t q0, int64_t nb,
                    uint32_t* W0, uint32_t* W1, uint32_t* W2, uint32_t* W3) {
-#pragma omp simd
-    for (int64_t j = 0; j < nb; ++j) {
-        u32x4 w = philox4x32_10(u32x4{{q0 + (uint32_t)j, rlo, rhi, stream}}, k0, k1);
-        W0[j] = w.v[0];
-        W1[j] = w.v[1];
-        W2[j] = w.v[2];
-        W3[j] = w.v[3];
-    }
+    philox_blocks_generic(k0, k1, rlo, rhi, stream, q0, 0, nb, W0, W1, W2, W3);
 }
 #endif
 

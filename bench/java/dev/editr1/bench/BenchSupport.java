@@ -1,5 +1,11 @@
 package dev.editr1.bench;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.SplittableRandom;
 
 import org.bytedeco.pytorch.Tensor;
@@ -14,6 +20,9 @@ import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NativeOps;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.kernels.TorchOps;
+import dev.editr1.model.Checkpoints;
+import dev.editr1.train.TrainConfig;
+import dev.editr1.train.Trainer;
 
 /** What the kernel benchmarks share: the implementation under test, inputs, and the byte counter. */
 public final class BenchSupport {
@@ -73,5 +82,33 @@ public final class BenchSupport {
         float[] f = new float[n];
         for (int i = 0; i < n; i++) f[i] = (float) (r.nextDouble() * 2 - 1);
         return Tensors.fromFloats(f, shape).to(dt.scalarType);
+    }
+
+    /** A trainer of the embedded default (default config and seed, the shipped base) in a new temp folder. */
+    static Trainer defaultTrainer(KernelOps ops, Path dir) throws IOException {
+        Trainer t = new Trainer(new TrainConfig(), ops, dir, new PrintStream(new ByteArrayOutputStream()));
+        t.setUp(Checkpoints.loadEmbeddedBase(), false);
+        return t;
+    }
+
+    /** Deletes a folder and everything in it (the epoch benchmarks' run folders). */
+    static void deleteTree(Path dir) throws IOException {
+        if (dir == null || !Files.exists(dir)) return;
+        try (var w = Files.walk(dir)) {
+            for (Path p : w.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    /**
+     * Runs one epoch and prints {@code EPOCH_TIMINGS impl {json}} (timings.jsonl's record plus
+     * {@code kernel_seconds}, the time inside the kernel calls) to {@code out} for bench/summarize.py.
+     */
+    static Trainer.EpochMetrics timedEpoch(Trainer trainer, TimedOps ops, int epoch, String impl, PrintStream out) {
+        ops.takeSeconds();
+        Trainer.EpochMetrics m = trainer.epoch(epoch);
+        java.util.Map<String, Object> t = m.timings();
+        t.put("kernel_seconds", ops.takeSeconds());
+        out.println("EPOCH_TIMINGS " + impl + " " + new com.google.gson.Gson().toJson(t));
+        return m;
     }
 }

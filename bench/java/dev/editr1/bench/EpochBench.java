@@ -1,7 +1,5 @@
 package dev.editr1.bench;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -22,8 +20,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import dev.editr1.model.Checkpoints;
-import dev.editr1.train.TrainConfig;
 import dev.editr1.train.Trainer;
 
 /**
@@ -54,30 +50,21 @@ public class EpochBench {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        TrainConfig c = new TrainConfig();
         dir = Files.createTempDirectory("editr1-epochbench");
         ops = new TimedOps(BenchSupport.ops(impl));
-        trainer = new Trainer(c, ops, dir, new PrintStream(new ByteArrayOutputStream()));
-        trainer.setUp(Checkpoints.loadEmbeddedBase(), false);
+        trainer = BenchSupport.defaultTrainer(ops, dir);
     }
 
     @Benchmark
     public void epoch(Blackhole bh) {
         try (PointerScope scope = new PointerScope()) {
-            ops.takeSeconds();
-            Trainer.EpochMetrics m = trainer.epoch(epoch++);
-            java.util.Map<String, Object> t = m.timings();
-            t.put("kernel_seconds", ops.takeSeconds());
-            System.err.println("EPOCH_TIMINGS " + impl + " " + new com.google.gson.Gson().toJson(t));
-            bh.consume(m);
+            bh.consume(BenchSupport.timedEpoch(trainer, ops, epoch++, impl, System.err));
         }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         trainer.close();
-        try (var w = Files.walk(dir)) {
-            for (Path p : w.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-        }
+        BenchSupport.deleteTree(dir);
     }
 }

@@ -1,18 +1,10 @@
 package dev.editr1.bench;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
-import java.util.Map;
 
 import org.bytedeco.javacpp.PointerScope;
 
-import com.google.gson.Gson;
-
-import dev.editr1.model.Checkpoints;
-import dev.editr1.train.TrainConfig;
 import dev.editr1.train.Trainer;
 
 /**
@@ -36,34 +28,24 @@ public final class EpochPairs {
         Trainer[] trainers = new Trainer[2];
         TimedOps[] ops = new TimedOps[2];
         Path[] dirs = new Path[2];
-        Gson gson = new Gson();
         try {
             for (int i = 0; i < 2; i++) {
                 dirs[i] = Files.createTempDirectory("editr1-epochpairs-" + impls[i]);
                 ops[i] = new TimedOps(BenchSupport.ops(impls[i]));
-                trainers[i] = new Trainer(new TrainConfig(), ops[i], dirs[i], new PrintStream(new ByteArrayOutputStream()));
-                trainers[i].setUp(Checkpoints.loadEmbeddedBase(), false);
+                trainers[i] = BenchSupport.defaultTrainer(ops[i], dirs[i]);
             }
             for (int e = 0; e < warmup + epochs; e++) {
                 for (int j = 0; j < 2; j++) {
                     int i = (e + j) % 2;  // native first on even epochs, torch first on odd ones
                     try (PointerScope scope = new PointerScope()) {
-                        ops[i].takeSeconds();
-                        Trainer.EpochMetrics m = trainers[i].epoch(e);
-                        Map<String, Object> t = m.timings();
-                        t.put("kernel_seconds", ops[i].takeSeconds());
-                        System.out.println("EPOCH_TIMINGS " + impls[i] + " " + gson.toJson(t));
+                        BenchSupport.timedEpoch(trainers[i], ops[i], e, impls[i], System.out);
                     }
                 }
             }
         } finally {
             for (int i = 0; i < 2; i++) {
                 if (trainers[i] != null) trainers[i].close();
-                if (dirs[i] != null) {
-                    try (var w = Files.walk(dirs[i])) {
-                        for (Path p : w.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                    }
-                }
+                BenchSupport.deleteTree(dirs[i]);
             }
         }
     }
