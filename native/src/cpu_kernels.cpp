@@ -206,13 +206,21 @@ uint32_t flow_item_t(const editr1_flow_step_params& p, const FlowCoeffs& k, int6
     for (int64_t t0 = 0; t0 < n; t0 += seg) {
         float s = 1.0f;
         if (C > 0) {
-            // f64 sums: a long token's norm must not depend on the summation order
+            // f32 sums over 64-channel pieces (8 lanes × 8), added in f64: a long token's norm
+            // must not depend on the summation order, and a per-element f64 chain was a
+            // ~100-cycle latency chain per 64-channel token
             double nc = 0.0, nv = 0.0;
-#pragma omp simd reduction(+ : nc, nv)
-            for (int64_t i = t0; i < t0 + seg; ++i) {
-                float c = to_float(vc[i]), g = guided_velocity(c, to_float(vu[i]), true, w);
-                nc += (double)(c * c);
-                nv += (double)(g * g);
+            for (int64_t p0 = t0; p0 < t0 + seg; p0 += 64) {
+                const int64_t p1 = p0 + 64 < t0 + seg ? p0 + 64 : t0 + seg;
+                float pc = 0.0f, pv = 0.0f;
+#pragma omp simd reduction(+ : pc, pv)
+                for (int64_t i = p0; i < p1; ++i) {
+                    float c = to_float(vc[i]), g = guided_velocity(c, to_float(vu[i]), true, w);
+                    pc += c * c;
+                    pv += g * g;
+                }
+                nc += (double)pc;
+                nv += (double)pv;
             }
             // a zero guided vector has no direction to rescale: leave it
             s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
