@@ -30,7 +30,7 @@ if [ "${1:-}" = "--quick" ]; then
     'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
   run quick-copy "${common[@]}" -p mb=9.4,18.9,28.3,175.0 CopyBench
   run quick-epoch -wi 2 -i 5 EpochBench
-  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 12 > bench/results/quick-epoch.pairs.txt
+  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 24 > bench/results/quick-epoch.pairs.txt
   "$cpu_bench" --quick --json bench/results/quick-cpu-bench.json
   python3 bench/summarize.py bench/results/quick-{kernels,copy,epoch}.json bench/results/quick-epoch.pairs.txt
 elif [ $# -gt 0 ]; then
@@ -41,7 +41,7 @@ else
   run kernels "${common[@]}" 'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
   run copy "${common[@]}" CopyBench
   run epoch EpochBench
-  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 40 > bench/results/epoch.pairs.txt
+  java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 200 > bench/results/epoch.pairs.txt
   "$cpu_bench" --json bench/results/cpu-bench.json
   python3 bench/summarize.py bench/results/kernels.json bench/results/copy.json bench/results/epoch.json \
     bench/results/epoch.pairs.txt

@@ -87,7 +87,27 @@ def mean_ci(xs):
     if n < 2:
         return m, float("nan")
     sd = (sum((x - m) ** 2 for x in xs) / (n - 1)) ** 0.5
-    return m, (T95[n - 2] if n - 1 <= len(T95) else 1.96) * sd / n ** 0.5
+    return m, t95(n - 1) * sd / n ** 0.5
+
+
+def t95(df):
+    return T95[df - 1] if df <= len(T95) else 1.96
+
+
+def adjusted_ci(d, dv):
+    """The paired difference at equal work: least squares d = δ + β·dv over the pairs, where dv is
+    the pair's difference in samples kept by the filter (the two trainers draw different noise, so
+    their rollouts, rewards and kept samples differ). Returns δ and its 95% half-width, or None
+    when every pair kept equal counts (then the plain mean is the answer)."""
+    n = len(d)
+    md, mv = sum(d) / n, sum(dv) / n
+    sxx = sum((v - mv) ** 2 for v in dv)
+    if n < 3 or sxx == 0:
+        return None
+    beta = sum((v - mv) * (x - md) for v, x in zip(dv, d)) / sxx
+    delta = md - beta * mv
+    s2 = sum((x - delta - beta * v) ** 2 for v, x in zip(dv, d)) / (n - 2)
+    return delta, t95(n - 2) * (s2 * (1 / n + mv * mv / sxx)) ** 0.5
 
 
 def epoch_tables(path, warmup=3):
@@ -95,6 +115,7 @@ def epoch_tables(path, warmup=3):
     in both trials (fresh trainer, same seed), so torch − native per epoch removes the epoch-to-
     epoch variation of the work. The first `warmup` epochs (JMH's warm-up iterations) are left out."""
     runs = defaultdict(dict)
+    kept = defaultdict(dict)
     for line in open(path):
         m = re.match(r"EPOCH_TIMINGS (\w+) (.*)", line.strip())
         if m:
@@ -103,6 +124,8 @@ def epoch_tables(path, warmup=3):
             if "kernel_seconds" in rec:
                 secs["kernels (inside the 4 ops)"] = rec["kernel_seconds"]
             runs[m.group(1)][rec["epoch"]] = secs
+            if "valid_samples" in rec:
+                kept[m.group(1)][rec["epoch"]] = rec["valid_samples"]
     if not runs:
         return
     impls = sorted(runs)
@@ -122,18 +145,29 @@ def epoch_tables(path, warmup=3):
             print()
             print(f"paired over {len(common)} epochs (same epoch index in both trials): torch − native, mean [95% CI]")
             print()
-            print("| phase | torch − native (ms) | native / torch |")
-            print("|---|---:|---:|")
+            both = [e for e in common if e in kept["native"] and e in kept["torch"]]
+            adjust = len(both) == len(common)
+            if adjust:
+                dv = [kept["torch"][e] - kept["native"][e] for e in common]
+                print(f"kept samples (the loss and backward phases scale with them): native "
+                      f"{sum(kept['native'][e] for e in common) / len(common):.1f}, torch "
+                      f"{sum(kept['torch'][e] for e in common) / len(common):.1f} per epoch; "
+                      f"equal in {sum(1 for v in dv if v == 0)} of {len(common)} pairs")
+                print()
+            print("| phase | torch − native (ms) | at equal kept samples (ms) | native / torch |")
+            print("|---|---:|---:|---:|")
             for k in keys:
                 d = [1e3 * (runs["torch"][e][k] - runs["native"][e][k]) for e in common
                      if k in runs["torch"][e] and k in runs["native"][e]]
                 if not d:
                     continue
                 m, h = mean_ci(d)
+                a = adjusted_ci(d, dv) if adjust and len(d) == len(dv) else None
+                adj = f"{a[0]:+.1f} [{a[0] - a[1]:+.1f}, {a[0] + a[1]:+.1f}]" if a else "-"
                 tn = sum(runs["native"][e][k] for e in common)
                 tt = sum(runs["torch"][e][k] for e in common)
                 ratio = f"{tn / tt:.3f}" if tt > 0 else "-"
-                print(f"| {k} | {m:+.1f} [{m - h:+.1f}, {m + h:+.1f}] | {ratio} |")
+                print(f"| {k} | {m:+.1f} [{m - h:+.1f}, {m + h:+.1f}] | {adj} | {ratio} |")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -101,13 +101,15 @@ public final class BenchSupport {
 
     /**
      * Runs one epoch and prints {@code EPOCH_TIMINGS impl {json}} (timings.jsonl's record plus
-     * {@code kernel_seconds}, the time inside the kernel calls) to {@code out} for bench/summarize.py.
+     * {@code kernel_seconds}, the time inside the kernel calls, and {@code valid_samples}, the
+     * samples the filter kept for the loss) to {@code out} for bench/summarize.py.
      */
     static Trainer.EpochMetrics timedEpoch(Trainer trainer, TimedOps ops, int epoch, String impl, PrintStream out) {
         ops.takeSeconds();
         Trainer.EpochMetrics m = trainer.epoch(epoch);
         java.util.Map<String, Object> t = m.timings();
         t.put("kernel_seconds", ops.takeSeconds());
+        t.put("valid_samples", m.validSamples());  // the loss and backward phases scale with it
         out.println("EPOCH_TIMINGS " + impl + " " + new com.google.gson.Gson().toJson(t));
         return m;
     }
