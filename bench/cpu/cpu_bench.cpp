@@ -2,7 +2,10 @@
  * cpu_bench — editr1's CPU kernels timed through the C API on preallocated buffers, each beside
  * the machine's ceiling for the same bytes, measured in the same run.
  *
- *   cpu_bench [--quick] [--json FILE]
+ *   cpu_bench [--quick] [--reps N] [--only SUBSTRING] [--json FILE]
+ *
+ * --only times just the kernels whose name contains SUBSTRING (e.g. "euler 12x16x64x64 bf16"),
+ * for a profiler; --reps sets the calls per median (default 21, --quick 7).
  *
  * Timing: the median of `reps` calls (after one untimed call), steady clock. "Bytes" are each
  * kernel's minimum traffic (each input read once, each output written once; the counts of the
@@ -33,6 +36,7 @@
 namespace {
 
 int g_reps = 21;
+const char* g_only = nullptr;
 FILE* g_json = nullptr;
 bool g_first_json = true;
 
@@ -82,6 +86,7 @@ void check(int status) {
 
 /* Times fn and a memcpy of the same bytes; prints one row (and a JSON record). */
 void report(const std::string& name, double bytes, const std::function<void()>& fn) {
+    if (g_only && name.find(g_only) == std::string::npos) return;
     const size_t half = (size_t)(bytes / 2) & ~(size_t)63;
     std::vector<uint8_t> src(half, 1), dst(half, 2);
     const int threads = editr1_cpu_threads();
@@ -199,9 +204,11 @@ int main(int argc, char** argv) {
     const char* json_path = nullptr;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--quick")) g_reps = 7;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) g_reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {
-            fprintf(stderr, "usage: cpu_bench [--quick] [--json FILE]\n");
+            fprintf(stderr, "usage: cpu_bench [--quick] [--reps N] [--only SUBSTRING] [--json FILE]\n");
             return 2;
         }
     }
