@@ -131,6 +131,9 @@ void flow_cases(int dt, int64_t B, int64_t D, const char* shape) {
         editr1_flow_step_params p = base();
         p.sigma = 0.5f; p.c_x = 1.0f; p.c_v = -0.2f;
         report("flow euler" + tag, 3.0 * n * s, [&] { check(editr1_flow_step_cpu(&p)); });
+        // as the Sampler runs it: x' over x (the copy ceiling is still a copy into a second buffer)
+        p.x_out = x.data();
+        report("flow euler in place" + tag, 3.0 * n * s, [&] { check(editr1_flow_step_cpu(&p)); });
     }
     {  // DPM++(2M) + CFG with x̂0 out: read x, v_c, v_u, m1; write x', x̂0
         editr1_flow_step_params p = base();

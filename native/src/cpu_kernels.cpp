@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #endif
 
+#include <type_traits>
 #include <algorithm>
 #include <vector>
 
@@ -201,7 +202,13 @@ uint32_t flow_item_t(const editr1_flow_step_params& p, const FlowCoeffs& k, int6
     const int64_t C = GUIDED ? p.rescale_channels : 0;
     const int64_t seg = C > 0 ? C : n;
     const float w = k.guidance;
-    int bad_vc = 0, bad_vu = 0, bad_x = 0, bad_m1 = 0, bad_xi = 0, bad_xg = 0, bad_out = 0;
+    // a local copy: through the reference GCC reloads (and re-broadcasts) every coefficient in
+    // every iteration, since the output stores might alias it
+    const FlowCoeffs kl = k;
+    // Non-finite detection as float sums of v − v (+0 for a finite v, NaN for ±Inf or NaN): two
+    // vector instructions per tensor instead of four for a bit test (and, compare, and, or).
+    float nf_vc = 0.0f, nf_vu = 0.0f, nf_x = 0.0f, nf_m1 = 0.0f, nf_xi = 0.0f, nf_xg = 0.0f, nf_out = 0.0f;
+    int bad_out = 0;  // bf16/f16 outputs: |x'| past the largest finite value, a compare
     double sq = 0.0;
     for (int64_t t0 = 0; t0 < n; t0 += seg) {
         float s = 1.0f;
@@ -225,55 +232,58 @@ uint32_t flow_item_t(const editr1_flow_step_params& p, const FlowCoeffs& k, int6
             // a zero guided vector has no direction to rescale: leave it
             s = nv > 0.0 ? (float)sqrt(nc / nv) : 1.0f;
         }
-#pragma omp simd reduction(| : bad_vc, bad_vu, bad_x, bad_m1, bad_xi, bad_xg, bad_out) reduction(+ : sq)
+#pragma omp simd reduction(+ : nf_vc, nf_vu, nf_x, nf_m1, nf_xi, nf_xg, nf_out, sq) reduction(| : bad_out)
         for (int64_t i = t0; i < t0 + seg; ++i) {
             float c = to_float(vc[i]);
-            bad_vc |= !is_finite(c);
+            nf_vc += c - c;
             float v = c;
             if (GUIDED) {
                 float u = to_float(vu[i]);
-                bad_vu |= !is_finite(u);
+                nf_vu += u - u;
                 v = guided_velocity(c, u, true, w) * s;
             }
             float xv = to_float(x[i]);
-            bad_x |= !is_finite(xv);
+            nf_x += xv - xv;
             float mv = 0.0f;
             if (PREV) {
                 mv = to_float(m1[i]);
-                bad_m1 |= !is_finite(mv);
+                nf_m1 += mv - mv;
             }
             float mean, x0h;
-            flow_mean(k, xv, v, mv, mean, x0h);
+            flow_mean(kl, xv, v, mv, mean, x0h);
             float next = mean;
             if (NOISE == NOISE_TENSOR) {
                 float z = to_float(xi[i]);
-                bad_xi |= !is_finite(z);
-                next = mean + k.c_noise * z;
+                nf_xi += z - z;
+                next = mean + kl.c_noise * z;
             } else if (NOISE == NOISE_PHILOX) {
-                next = mean + k.c_noise * zbuf[i];
+                next = mean + kl.c_noise * zbuf[i];
             } else if (NOISE == NOISE_GIVEN) {
                 next = to_float(xg[i]);
-                bad_xg |= !is_finite(next);
+                nf_xg += next - next;
             }
             if (NOISE != NOISE_NONE) {
                 float d = next - mean;
                 sq += (double)(d * d);
             }
             if (XO) {
-                bad_out |= !fits_in<T>(next);
+                if (std::is_same<T, float>::value) nf_out += next - next;
+                else bad_out |= !fits_in<T>(next);
                 xo[i] = from_float<T>(next);
             }
             if (X0O) {
-                bad_out |= !fits_in<T>(x0h);
+                if (std::is_same<T, float>::value) nf_out += x0h - x0h;
+                else bad_out |= !fits_in<T>(x0h);
                 x0o[i] = from_float<T>(x0h);
             }
         }
     }
     *sq_out = sq;
-    return (bad_x ? EDITR1_FLOW_NF_X : 0u) | (bad_vc ? EDITR1_FLOW_NF_V_COND : 0u) |
-           (bad_vu ? EDITR1_FLOW_NF_V_UNCOND : 0u) | (bad_m1 ? EDITR1_FLOW_NF_X0_PREV : 0u) |
-           (bad_xi ? EDITR1_FLOW_NF_NOISE : 0u) | (bad_xg ? EDITR1_FLOW_NF_X_GIVEN : 0u) |
-           (bad_out ? EDITR1_FLOW_NF_OUTPUT : 0u);
+    // each sum is exactly 0 when all its terms were finite, NaN otherwise
+    return (nf_x != 0.0f ? EDITR1_FLOW_NF_X : 0u) | (nf_vc != 0.0f ? EDITR1_FLOW_NF_V_COND : 0u) |
+           (nf_vu != 0.0f ? EDITR1_FLOW_NF_V_UNCOND : 0u) | (nf_m1 != 0.0f ? EDITR1_FLOW_NF_X0_PREV : 0u) |
+           (nf_xi != 0.0f ? EDITR1_FLOW_NF_NOISE : 0u) | (nf_xg != 0.0f ? EDITR1_FLOW_NF_X_GIVEN : 0u) |
+           (bad_out || nf_out != 0.0f ? EDITR1_FLOW_NF_OUTPUT : 0u);
 }
 
 using FlowItemFn = uint32_t (*)(const editr1_flow_step_params&, const FlowCoeffs&, int64_t, int64_t, int64_t, float*,

@@ -61,6 +61,43 @@ class BadInputTest {
         }
     }
 
+    /** The deterministic steps (Euler; DPM++(2M) + CFG with x̂0 out), whose fused loops carry no noise, in f32 and bf16. */
+    @ParameterizedTest
+    @ValueSource(floats = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY})
+    void flowStepNonFiniteInputsAreNamedInDeterministicSteps(float poison) {
+        String[] names = {"x", "vCond", "vUncond", "x0Prev"};
+        for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+            for (boolean dpm : new boolean[] {false, true}) {
+                for (int which = 0; which < (dpm ? 4 : 2); which++) {
+                    Tensor[] t = {rnd(1), rnd(2), rnd(3), rnd(4)};
+                    for (int i = 0; i < 4; i++) t[i] = t[i].to(dt.scalarType);
+                    t[which] = poisoned(t[which], poison);
+                    FlowStepInputs in = dpm ? FlowStepInputs.of(t[0], t[1]).withUncond(t[2]).withPrevX0(t[3])
+                            : FlowStepInputs.of(t[0], t[1]);
+                    FlowStepParams p = dpm ? FlowStepParams.dpmSolver2M(0.7, 0.5, 0.3).withGuidance(4.5, 0)
+                            : FlowStepParams.euler(0.5, 0.3);
+                    String what = dt + (dpm ? " dpm2m+cfg " : " euler ") + names[which];
+                    KernelException e = assertThrows(KernelException.class,
+                            () -> IMPLS[0].flowStep(p, in, FlowStepOutputs.fresh().withX0()), what);
+                    assertTrue(e.isNonFinite(), what);
+                    assertMessage(e, "flowStep", "non-finite", names[which]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void flowStepF32OverflowIsReported() {
+        // finite f32 inputs whose Euler step overflows to +Inf: the output check names it
+        float[] x = new float[B * D], v = new float[B * D];
+        java.util.Arrays.fill(x, 3e38f);
+        java.util.Arrays.fill(v, -3e38f);
+        Tensor tx = Tensors.fromFloats(x, B, D), tv = Tensors.fromFloats(v, B, D);
+        KernelException e = assertThrows(KernelException.class, () -> IMPLS[0].flowStep(FlowStepParams.euler(1.0, 0.5),
+                FlowStepInputs.of(tx, tv), FlowStepOutputs.fresh()));
+        assertMessage(e, "output");
+    }
+
     @Test
     void flowStepOverflowIsReported() {
         // finite f16 inputs whose step leaves f16's range: the output check names it
