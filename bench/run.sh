@@ -26,7 +26,7 @@ run() {  # name, JMH args...
 }
 if [ "${1:-}" = "--quick" ]; then
   common=(-f 1 -wi 2 -w 1s -i 3 -r 1s)
-  run quick-kernels "${common[@]}" -p dtype=f32 -p shape=12x16x64x64,288x151936 -p step=euler,dpm2m_cfg \
+  run quick-kernels "${common[@]}" -p impl=native,torch -p dtype=f32 -p shape=12x16x64x64,288x151936 -p step=euler,dpm2m_cfg \
     'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
   run quick-copy "${common[@]}" -p mb=9.4,18.9,28.3,175.0 CopyBench
   run quick-epoch -wi 2 -i 5 EpochBench
