@@ -43,22 +43,27 @@ def main(paths):
         impl = params.pop("impl")
         key = (name,) + tuple(f"{k}={v}" for k, v in sorted(params.items()))
         kernels[key][impl] = (r["primaryMetric"]["score"], r["secondaryMetrics"]["bytes"]["score"])
-    print("| benchmark | params | native ops/s | torch ops/s | native GB/s | % of copy | native / torch |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    # the plain-Java implementations (impl = java, java_unchecked) where a benchmark has them
+    extra = sorted({i for d in kernels.values() for i in d} - {"native", "torch"})
+    print("| benchmark | params | native ops/s | torch ops/s | native GB/s | % of copy | native / torch |"
+          + "".join(f" {x} ops/s | native / {x} |" for x in extra))
+    print("|---|---|---:|---:|---:|---:|---:|" + "---:|---:|" * len(extra))
+    fmt = lambda v, f: f.format(v) if v is not None else "-"
     for key in sorted(kernels):
         d = kernels[key]
         n = d.get("native")
         t = d.get("torch")
-        bytes_per_op = n[1] / n[0] if n else (t[1] / t[0] if t else 0)
-        mb = bytes_per_op / 1e6
-        ceiling = None
-        if copies:
-            near = min(copies, key=lambda c: abs(c - mb))
-            ceiling = copies[near]
+        ref = n or t or next(iter(d.values()))
+        mb = ref[1] / ref[0] / 1e6
+        ceiling = copies[min(copies, key=lambda c: abs(c - mb))] if copies else None
         pct = f"{100 * n[1] / ceiling:.0f}%" if (n and ceiling) else "-"
-        ratio = f"{n[0] / t[0]:.2f}×" if (n and t) else "-"
-        print(f"| {key[0]} | {' '.join(key[1:])} | {n[0]:.1f} | {t[0]:.1f} | {n[1] / 1e9:.2f} | {pct} | {ratio} |"
-              if n and t else f"| {key[0]} | {' '.join(key[1:])} | {n[0] if n else '-'} | {t[0] if t else '-'} | - | - | - |")
+        ratio = lambda o: f"{n[0] / o[0]:.2f}×" if (n and o) else "-"
+        row = (f"| {key[0]} | {' '.join(key[1:])} | {fmt(n and n[0], '{:.1f}')} | {fmt(t and t[0], '{:.1f}')} | "
+               f"{fmt(n and n[1] / 1e9, '{:.2f}')} | {pct} | {ratio(t)} |")
+        for x in extra:
+            o = d.get(x)
+            row += f" {fmt(o and o[0], '{:.1f}')} | {ratio(o)} |"
+        print(row)
     if copies:
         print()
         print("copy ceiling (libtorch dst.copy_(src), bytes read + written): " +
