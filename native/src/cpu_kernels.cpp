@@ -425,7 +425,9 @@ uint32_t nft_pass1_t(const editr1_nft_loss_params& p, const NftRow& row, int64_t
     // Non-finite inputs as float sums of v − v (0 when all finite, NaN otherwise), and the five
     // sums in f32 over pieces of kSumPiece elements added in f64: with f64 sums and int flags in
     // one loop GCC could not vectorize it (its simd arrays need one lane count: 8 floats, 4
-    // doubles); a 256-term f32 sum keeps ~1e-6 relative, the f64 total keeps long rows exact
+    // doubles); a 256-term f32 sum keeps ~1e-6 relative, the f64 total keeps long rows exact.
+    // A piece can overflow f32 only for errors past ~1e18 (one f32 square already overflows past
+    // 1.8e19, as it did when each square was added in f64).
     float nf0 = 0.0f, nf1 = 0.0f, nf2 = 0.0f, nf3 = 0.0f, nf4 = 0.0f;
     double ap = 0, an = 0, sp = 0, sn = 0, sk = 0;
     for (int64_t p0 = 0; p0 < n; p0 += kSumPiece) {
