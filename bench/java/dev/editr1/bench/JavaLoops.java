@@ -116,7 +116,8 @@ final class JavaLoops {
             });
             return true;
         }
-        return IntStream.range(0, rows).parallel().allMatch(r -> {
+        // every row is stepped (allMatch would stop at the first bad row)
+        return IntStream.range(0, rows).parallel().map(r -> {
             boolean bad = false;
             for (int i = r * d, e = i + d; i < e; i++) {
                 float c = vc.get(i), xv = x.get(i), v = c, u = 0f;
@@ -132,8 +133,8 @@ final class JavaLoops {
                 x.set(i, next);
                 if (m1 != null) m1.set(i, x0);
             }
-            return !bad;
-        });
+            return bad ? 1 : 0;
+        }).sum() == 0;
     }
 
     /**
