@@ -118,7 +118,8 @@ public final class Checkpoints {
         } catch (RuntimeException e) {
             throw new IOException("adapter config " + cfgFile + " does not parse: " + e.getMessage());
         }
-        LoraAdapter a = LoraAdapter.create(model, cfg.get("r").getAsInt(), cfg.get("lora_alpha").getAsDouble(), 0);
+        LoraAdapter a = LoraAdapter.create(model.loraShapes(), cfg.get("r").getAsInt(), cfg.get("lora_alpha").getAsDouble(),
+                LoraAdapter.Init.KAIMING_UNIFORM, 0);
         loadAdapterInto(a, file.getParent() == null ? Path.of(".") : file.getParent(), name);
         return a;
     }

@@ -98,18 +98,15 @@ public final class EditDiT {
         return t;
     }
 
-    /** [out, in] of a linear layer. */
-    public long[] linearShape(String module) {
-        return Tensors.shape(base.get(module + ".weight"));
+    /** The LoRA targets with the [out, in] shapes of their weights. */
+    public java.util.Map<String, long[]> loraShapes() {
+        java.util.Map<String, long[]> m = new java.util.LinkedHashMap<>();
+        for (String t : loraTargets()) m.put(t, Tensors.shape(base.get(t + ".weight")));
+        return m;
     }
 
     private Tensor lin(String m, Tensor x, LoraAdapter lora) {
-        Tensor y = torch.linear(x, base.get(m + ".weight"), new org.bytedeco.pytorch.TensorOptional(base.get(m + ".bias")));
-        if (lora != null && lora.targets(m)) {
-            Tensor low = torch.linear(torch.linear(x, lora.a(m)), lora.b(m));
-            y = y.add(low, new Scalar(lora.scale()));
-        }
-        return y;
+        return Layers.linear(base, m, x, lora);
     }
 
     /** [B, 3, S, S] → [B, N, 3·P·P] */

@@ -1,16 +1,20 @@
 package dev.editr1.model;
 
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * A LoRA adapter on the transformer's attention projections: for each target module, A [r, in]
- * and B [out, r], added as scale·(x·Aᵀ)·Bᵀ with scale = alpha / r. B starts at zero, so a fresh
- * adapter is the base model. Names follow PEFT ({@code <module>.lora_A.weight}).
+ * A LoRA adapter on a model's linear layers: for each target module, A [r, in] and B [out, r],
+ * added as scale·(x·Aᵀ)·Bᵀ with scale = alpha / r (see {@link Layers#linear}). B starts at zero, so
+ * a fresh adapter is the base model. Names follow PEFT ({@code <module>.lora_A.weight}).
  */
 public final class LoraAdapter {
+    /** How A is drawn (B is always zero): PEFT's default Kaiming-uniform, or its "gaussian" N(0, 1/r). */
+    public enum Init { KAIMING_UNIFORM, GAUSSIAN }
+
     public final int rank;
     public final double alpha;
     public final ParamStore params;
@@ -21,19 +25,29 @@ public final class LoraAdapter {
         this.params = params;
     }
 
+    /** An adapter over existing tensors (e.g. read from a file), named {@code <module>.lora_A/B.weight}. */
+    public static LoraAdapter of(int rank, double alpha, ParamStore params) {
+        if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1");
+        return new LoraAdapter(rank, alpha, params);
+    }
+
     public double scale() {
         return alpha / rank;
     }
 
-    /** A new adapter for the model's attention projections (A Kaiming-uniform, B zero). */
-    public static LoraAdapter create(EditDiT model, int rank, double alpha, long seed) {
+    /**
+     * A new adapter for the given modules (name → [out, in] of its weight), A drawn by init from a
+     * seeded Java generator (the same values on every machine), B zero.
+     */
+    public static LoraAdapter create(Map<String, long[]> targets, int rank, double alpha, Init init, long seed) {
         if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1");
         SplittableRandom rng = new SplittableRandom(seed);
         ParamStore p = new ParamStore();
-        for (String m : model.loraTargets()) {
-            long[] shape = model.linearShape(m); // [out, in]
-            p.uniform(m + ".lora_A.weight", rng, Math.sqrt(1.0 / shape[1]), rank, shape[1]);
-            p.zeros(m + ".lora_B.weight", shape[0], rank);
+        for (Map.Entry<String, long[]> e : targets.entrySet()) {
+            long[] shape = e.getValue(); // [out, in]
+            if (init == Init.GAUSSIAN) p.normal(e.getKey() + ".lora_A.weight", rng, 1.0 / rank, rank, shape[1]);
+            else p.uniform(e.getKey() + ".lora_A.weight", rng, Math.sqrt(1.0 / shape[1]), rank, shape[1]);
+            p.zeros(e.getKey() + ".lora_B.weight", shape[0], rank);
         }
         return new LoraAdapter(rank, alpha, p);
     }

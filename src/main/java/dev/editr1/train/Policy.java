@@ -25,7 +25,7 @@ public final class Policy {
     public Policy(EditDiT model, int rank, double alpha, long seed) {
         this.model = model;
         model.base.requireGrad(false);
-        this.theta = LoraAdapter.create(model, rank, alpha, seed);
+        this.theta = LoraAdapter.create(model.loraShapes(), rank, alpha, LoraAdapter.Init.KAIMING_UNIFORM, seed);
         this.old = theta.copy();
         this.ema = theta.copy();
         theta.params.requireGrad(true);
