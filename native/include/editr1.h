@@ -159,7 +159,9 @@ EDITR1_API int editr1_flow_step_cuda(const editr1_flow_step_params* p, void* str
 /* ------------------------------------------------------------------------------------------ */
 /*
  * ε[b, e] = Box–Muller normal number (e mod 4) of Philox-4x32-10 with
- *   counter = (e / 4, row_lo, row_hi, stream), key = (seed_lo, seed_hi), row = row_offset + b.
+ *   counter = (e / 4, row_lo, row_hi, stream), key = (seed_lo, seed_hi),
+ *   row = row_ids[b] when row_ids is set (rows keyed by a sample id: the trainer draws ε for the
+ *   samples the filter kept, keyed by (seed, epoch, sample) whatever their position), else row_offset + b.
  * Box–Muller on (u0, u1) → (r·cos 2πu1, r·sin 2πu1), r = sqrt(−2 ln u0), with
  * u0 = (top 23 bits + ½)·2^-23 ∈ (0, 1) and u1 = (top 24 bits)·2^-24 ∈ [0, 1); log/sin/cos are editr1's own polynomials in plain
  * IEEE operations (no FMA contraction), so CPU and CUDA produce the same bits.
@@ -180,6 +182,7 @@ typedef struct editr1_noise_params {
     void* out;                /* [B, D] ε (no x0) or x_t (with x0) */
     void* eps_out;            /* [B, D] ε when x0 is set, or NULL */
     uint32_t* nonfinite;      /* optional flag word, EDITR1_NOISE_NF_* bits */
+    const int64_t* row_ids;   /* [B] Philox row of each row (on the launch's device), or NULL: row_offset + b */
 } editr1_noise_params;
 
 #define EDITR1_NOISE_NF_X0 (1u << 0)

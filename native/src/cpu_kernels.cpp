@@ -373,7 +373,7 @@ uint32_t noise_t(const editr1_noise_params& p) {
             const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
             const int64_t base = b * p.row_len + e0;
             float* z = nbuf.data();
-            fill_noise(p.seed, p.row_offset + (uint64_t)b, p.stream, e0, n, z);
+            fill_noise(p.seed, p.row_ids ? (uint64_t)p.row_ids[b] : p.row_offset + (uint64_t)b, p.stream, e0, n, z);
             T* out = (T*)p.out + base;
             if (!p.x0) {
 #pragma omp simd

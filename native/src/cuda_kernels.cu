@@ -359,7 +359,7 @@ int flow_step_launch(const editr1_flow_step_params& p, cudaStream_t st, const ch
 template <typename T, int VEC>
 __global__ void __launch_bounds__(kThreads) noise_kernel(const editr1_noise_params p) {
     const int64_t b = blockIdx.y;
-    const uint64_t row = p.row_offset + (uint64_t)b;
+    const uint64_t row = p.row_ids ? (uint64_t)p.row_ids[b] : p.row_offset + (uint64_t)b;
     float t = 0.0f;
     uint32_t bad = 0;
     if (p.x0) {

@@ -20,7 +20,8 @@ import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NativeOps;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.kernels.TorchOps;
-import dev.editr1.model.Checkpoints;
+import dev.editr1.train.RunContext;
+import dev.editr1.train.RunFolder;
 import dev.editr1.train.TrainConfig;
 import dev.editr1.train.Trainer;
 
@@ -84,11 +85,23 @@ public final class BenchSupport {
         return Tensors.fromFloats(f, shape).to(dt.scalarType);
     }
 
-    /** A trainer of the embedded default (default config and seed, the shipped base) in a new temp folder. */
-    static Trainer defaultTrainer(KernelOps ops, Path dir) throws IOException {
-        Trainer t = new Trainer(new TrainConfig(), ops, dir, new PrintStream(new ByteArrayOutputStream()));
-        t.setUp(Checkpoints.loadEmbeddedBase(), false);
-        return t;
+    /** A trainer of the embedded default with its run context; closing it closes the context (the judge). */
+    record EpochRun(RunContext ctx, Trainer trainer) implements AutoCloseable {
+        @Override
+        public void close() {
+            ctx.close();
+        }
+    }
+
+    /** A trainer of the embedded default (default config and seed, the shipped base, the CPU) on given kernels, in a folder. */
+    static EpochRun defaultTrainer(KernelOps ops, Path dir) throws IOException {
+        TrainConfig cfg = new TrainConfig();
+        cfg.device = "cpu";
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        RunContext ctx = RunContext.open(cfg, quiet, ops, null);
+        Trainer t = new Trainer(ctx, new RunFolder(dir), quiet);
+        t.setUp(false);
+        return new EpochRun(ctx, t);
     }
 
     /** Deletes a folder and everything in it (the epoch benchmarks' run folders). */

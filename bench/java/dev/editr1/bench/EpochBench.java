@@ -20,7 +20,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import dev.editr1.train.Trainer;
 
 /**
  * One training epoch of the embedded default (8 × 8 rollouts, 6 DPM-Solver++(2M) steps, the NFT
@@ -43,7 +42,7 @@ public class EpochBench {
     @Param({"native", "torch"})
     public String impl;
 
-    Trainer trainer;
+    BenchSupport.EpochRun run;
     TimedOps ops;
     Path dir;
     int epoch;
@@ -52,19 +51,19 @@ public class EpochBench {
     public void setUp() throws Exception {
         dir = Files.createTempDirectory("editr1-epochbench");
         ops = new TimedOps(BenchSupport.ops(impl));
-        trainer = BenchSupport.defaultTrainer(ops, dir);
+        run = BenchSupport.defaultTrainer(ops, dir);
     }
 
     @Benchmark
     public void epoch(Blackhole bh) {
         try (PointerScope scope = new PointerScope()) {
-            bh.consume(BenchSupport.timedEpoch(trainer, ops, epoch++, impl, System.err));
+            bh.consume(BenchSupport.timedEpoch(run.trainer(), ops, epoch++, impl, System.err));
         }
     }
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
-        trainer.close();
+        run.close();
         BenchSupport.deleteTree(dir);
     }
 }

@@ -5,7 +5,6 @@ import java.nio.file.Path;
 
 import org.bytedeco.javacpp.PointerScope;
 
-import dev.editr1.train.Trainer;
 
 /**
  * The fused vs composed epoch, interleaved in one JVM: two trainers of the embedded default with
@@ -25,7 +24,7 @@ public final class EpochPairs {
         int epochs = args.length > 0 ? Integer.parseInt(args[0]) : 40;
         int warmup = 3;
         String[] impls = {"native", "torch"};
-        Trainer[] trainers = new Trainer[2];
+        BenchSupport.EpochRun[] trainers = new BenchSupport.EpochRun[2];
         TimedOps[] ops = new TimedOps[2];
         Path[] dirs = new Path[2];
         try {
@@ -38,7 +37,7 @@ public final class EpochPairs {
                 for (int j = 0; j < 2; j++) {
                     int i = (e + j) % 2;  // native first on even epochs, torch first on odd ones
                     try (PointerScope scope = new PointerScope()) {
-                        BenchSupport.timedEpoch(trainers[i], ops[i], e, impls[i], System.out);
+                        BenchSupport.timedEpoch(trainers[i].trainer(), ops[i], e, impls[i], System.out);
                     }
                 }
             }

@@ -62,8 +62,8 @@ final class TimedOps implements KernelOps {
     }
 
     @Override
-    public ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps) {
-        return timed(() -> inner.forwardProcess(key, x0, t, wantEps));
+    public ForwardResult forwardProcess(NoiseKey key, Tensor rowIds, Tensor x0, Tensor t, boolean wantEps) {
+        return timed(() -> inner.forwardProcess(key, rowIds, x0, t, wantEps));
     }
 
     @Override

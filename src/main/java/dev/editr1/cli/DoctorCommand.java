@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
         description = "Report the backend editr1 chooses and why, library versions, CUDA build and devices, threads.")
 final class DoctorCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
-    BackendOptions backend;
+    DeviceOptions where;
 
     @Override
     public Integer call() {
@@ -37,13 +37,13 @@ final class DoctorCommand implements Callable<Integer> {
         row("CPU", Runtime.getRuntime().availableProcessors() + " processors; kernels: " + p.cpuThreads
                 + " threads, " + p.cpuIsa + "; libtorch: " + p.torchThreads + " threads");
         try {
-            Backend b = Backend.resolve(backend.backend, backend.impl, true);
-            row("backend", b.kind.name().toLowerCase() + " — " + b.reason);
+            Backend b = Backend.resolve(where.device == null ? "auto" : where.device, where.impl == null ? "native" : where.impl, true);
+            row("device", b.deviceName() + " — " + b.reason);
             row("kernels", b.impl.name().toLowerCase());
             System.out.println("status: OK");
             return p.nativeLoaded ? 0 : 1;
         } catch (RuntimeException e) {
-            row("backend", "UNUSABLE — " + e.getMessage());
+            row("device", "UNUSABLE — " + e.getMessage());
             System.out.println("status: FAILED");
             return 1;
         }

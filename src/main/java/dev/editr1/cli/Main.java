@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
         description = "Reinforcement post-training of flow-matching image-editing models "
                 + "(Edit-R1: DiffusionNFT with an MLLM judge's logit reward).",
         subcommands = {TrainCommand.class, SftCommand.class, EvalCommand.class, SampleCommand.class, ScoreCommand.class,
-                CalibrateCommand.class, SigmasCommand.class,
+                CalibrateCommand.class, ExportWorldCommand.class, SigmasCommand.class,
                 DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
@@ -36,9 +36,10 @@ public final class Main implements Runnable {
         configureJavaCpp();
         return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((ex, cmd, parsed) -> {
-                    if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-                            || ex instanceof IOException || ex instanceof dev.editr1.kernels.KernelException) {
-                        cmd.getErr().println("editr1 " + cmd.getCommandName() + ": " + ex.getMessage());
+                    Throwable e = ex instanceof java.io.UncheckedIOException u ? u.getCause() : ex;
+                    if (e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                            || e instanceof IOException || e instanceof dev.editr1.kernels.KernelException) {
+                        cmd.getErr().println("editr1 " + cmd.getCommandName() + ": " + e.getMessage());
                         return 1;
                     }
                     throw ex;

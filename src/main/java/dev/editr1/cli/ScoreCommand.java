@@ -9,8 +9,11 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 
-import dev.editr1.reward.ImageCodec;
+import dev.editr1.data.ImageCodec;
+import dev.editr1.kernels.Backend;
 import dev.editr1.reward.Judge;
+import dev.editr1.reward.Judges;
+import dev.editr1.train.TrainConfig;
 import dev.editr1.reward.JudgeRequest;
 import dev.editr1.reward.Judgement;
 import picocli.CommandLine.Command;
@@ -25,7 +28,9 @@ import picocli.CommandLine.Option;
 @Command(name = "score", mixinStandardHelpOptions = true, description = "Rate one edit with a judge (SPEC §4).")
 final class ScoreCommand implements Callable<Integer> {
     @Mixin JudgeOptions judgeOptions;
-    @Mixin BackendOptions backend;
+
+    @Option(names = "--impl", description = "native (fused kernels, default) or torch")
+    String impl;
 
     @Option(names = "--source", required = true, description = "the source image") Path source;
     @Option(names = "--edited", required = true, description = "the edited image") Path edited;
@@ -42,11 +47,15 @@ final class ScoreCommand implements Callable<Integer> {
         if (target != null) {
             tgt = ImageCodec.read(target);
             if (tgt.length != src.length) throw new IllegalArgumentException("the target differs in size from the source");
-        } else if (judgeOptions.judge.equals("simulated")) {
+        } else if (judgeOptions.judge == null || judgeOptions.judge.equals("simulated")) {
             throw new IllegalArgumentException("--judge simulated rates against the exact target: pass --target");
         }
         Judgement j;
-        try (Judge judge = judgeOptions.create(backend.ops())) {
+        TrainConfig cfg = new TrainConfig();
+        judgeOptions.apply(cfg);
+        if (cfg.judge.startsWith("http") && cfg.judgeModel.isBlank()) throw new IllegalArgumentException("an HTTP judge needs --judge-model");
+        // the judge scores host data: its logits are read on the CPU
+        try (Judge judge = Judges.create(cfg.judgeSpec(), Backend.resolve("cpu", impl == null ? "native" : impl, true).ops())) {
             j = judge.judge(List.of(new JudgeRequest(0, src, ed, instruction, requirement, tgt))).join().get(0);
         }
         if (!j.scored()) throw new IllegalStateException("no score: " + j.failure());

@@ -4,14 +4,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
+import dev.editr1.model.EditingModel;
+import dev.editr1.train.RunContext;
 import dev.editr1.train.Sft;
+import dev.editr1.train.TrainConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code editr1 sft}: trains the base model by plain flow matching on the world's train split. */
+/** {@code editr1 sft}: trains a model from scratch by plain flow matching on a dataset's targets. */
 @Command(name = "sft", mixinStandardHelpOptions = true,
-        description = "Train the base editing model by flow matching on the embedded world (makes the shipped base checkpoint).")
+        description = "Train the built-in editing model from scratch by flow matching (makes the shipped base checkpoint).")
 final class SftCommand implements Callable<Integer> {
+    @Mixin RunOptions run;
+
     @Option(names = "--out", defaultValue = "base.safetensors", description = "checkpoint to write (default ${DEFAULT-VALUE})")
     Path out;
 
@@ -27,17 +33,11 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "seed (default 7)")
     Long seed;
 
-    @Option(names = "--model", description = "model preset: tiny, small, base, large (default tiny)")
-    String model;
-
-    @Option(names = "--threads", description = "libtorch threads (default 1)")
-    Integer threads;
+    @Option(names = "--preset", description = "model size preset: tiny, small, base, large (default tiny)")
+    String preset;
 
     @Option(names = "--force", description = "overwrite an existing --out file")
     boolean force;
-
-    @picocli.CommandLine.Mixin
-    BackendOptions backend;
 
     @Override
     public Integer call() throws Exception {
@@ -48,9 +48,15 @@ final class SftCommand implements Callable<Integer> {
         if (batch != null) c.batch = batch;
         if (lr != null) c.lr = lr;
         if (seed != null) c.seed = seed;
-        if (model != null) c.modelPreset = model;
-        if (threads != null) c.threads = threads;
-        new Sft(c, backend.ops(), System.out).run(out);
+        if (preset != null) c.modelPreset = preset;
+        TrainConfig cfg = run.config();
+        try (RunContext ctx = RunContext.open(cfg, System.out, null,
+                (conf, device) -> conf.model.fresh(c.modelPreset, conf.imageSize, c.seed, device))) {
+            Sft sft = new Sft(c, ctx, System.out);
+            EditingModel m = sft.run();
+            cfg.model.saveBase(m, out, sft.recipe());
+            System.out.println("sft: base checkpoint written to " + out);
+        }
         return 0;
     }
 }

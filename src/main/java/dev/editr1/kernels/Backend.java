@@ -8,81 +8,74 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Where editr1's tensors live and which implementation runs the four kernels: chosen once per
- * process, logged with the reason, forceable.
+ * Where a run's tensors live and which implementation runs the four kernels: resolved once per
+ * run from its configuration, logged with the reason.
  *
  * <ul>
- *   <li>device: {@code auto} (CUDA when libeditr1 has its CUDA path, a device answers, and
- *       libtorch has CUDA; else CPU), {@code cpu}, or {@code cuda} (an error if any of those is
- *       missing). Set by {@code -Deditr1.backend=...}, {@code EDITR1_BACKEND}, or a CLI flag.</li>
+ *   <li>device: {@code auto} (CUDA device 0 when libtorch has its CUDA natives and a device answers
+ *       — and, for the native kernels, libeditr1 has its CUDA path; else the CPU), {@code cpu},
+ *       {@code cuda} (device 0) or {@code cuda:N}. A forced CUDA that cannot be used is an error
+ *       that says what is missing: libtorch's CUDA natives, a GPU, or libeditr1's CUDA path.</li>
  *   <li>implementation: {@code native} (the fused kernels, {@link NativeOps}) or {@code torch}
- *       (the same math composed from libtorch ops, {@link TorchOps}). Set by
- *       {@code -Deditr1.impl=...} or {@code EDITR1_IMPL}.</li>
+ *       (the same math composed from libtorch ops, {@link TorchOps}).</li>
  *   <li>finite checks: {@code -Deditr1.checkFinite=false} stops the CUDA path from reading back
  *       its non-finite flag after each launch (a device sync); the CPU path always checks.</li>
  * </ul>
+ * Kernels dispatch on their tensors' device, so every tensor of a run must be on {@link #device()}.
  */
 public final class Backend {
     public enum Kind { CPU, CUDA }
     public enum Impl { NATIVE, TORCH }
 
-    private static volatile Backend instance;
-    private static String requestedKind;
-    private static String requestedImpl;
+    /** A parsed device setting: auto, cpu, cuda, cuda:N. */
+    public record DeviceSpec(String text, Kind kind, int index, boolean auto) {
+        public static DeviceSpec parse(String s) {
+            String t = s == null ? "" : s.trim().toLowerCase(Locale.ROOT);
+            if (t.equals("auto")) return new DeviceSpec(t, null, 0, true);
+            if (t.equals("cpu")) return new DeviceSpec(t, Kind.CPU, -1, false);
+            if (t.equals("cuda")) return new DeviceSpec("cuda:0", Kind.CUDA, 0, false);
+            Matcher m = Pattern.compile("cuda:(\\d{1,3})").matcher(t);
+            if (m.matches()) return new DeviceSpec(t, Kind.CUDA, Integer.parseInt(m.group(1)), false);
+            throw new IllegalArgumentException("unknown device '" + s + "' (auto, cpu, cuda or cuda:N)");
+        }
+    }
 
     public final Kind kind;
+    /** The CUDA device index (0 for the CPU, where it means nothing). */
+    public final int deviceIndex;
     public final Impl impl;
     /** Why this device was chosen, in words. */
     public final String reason;
     public final boolean checkFinite;
     private final KernelOps ops;
 
-    private Backend(Kind kind, Impl impl, String reason, boolean checkFinite) {
+    private Backend(Kind kind, int deviceIndex, Impl impl, String reason, boolean checkFinite) {
         this.kind = kind;
+        this.deviceIndex = deviceIndex;
         this.impl = impl;
         this.reason = reason;
         this.checkFinite = checkFinite;
         this.ops = impl == Impl.NATIVE ? new NativeOps(checkFinite) : new TorchOps(checkFinite);
     }
 
-    /**
-     * Sets the requested device and implementation before the first {@link #get()} (a CLI flag).
-     * Null leaves a value to the system property / environment / default.
-     *
-     * @throws IllegalStateException if the backend was already chosen differently
-     */
-    public static synchronized void configure(String kind, String impl) {
-        if (instance != null) {
-            Backend b = instance;
-            boolean kindOk = kind == null || kind.equalsIgnoreCase("auto") || kind.equalsIgnoreCase(b.kind.name());
-            boolean implOk = impl == null || impl.equalsIgnoreCase(b.impl.name());
-            if (!kindOk || !implOk)
-                throw new IllegalStateException("backend already chosen (" + b.kind + ", " + b.impl + ")");
-            return;
-        }
-        if (kind != null) requestedKind = kind;
-        if (impl != null) requestedImpl = impl;
-    }
-
-    /** The process's backend, resolved on first use. */
-    public static Backend get() {
-        Backend b = instance;
-        if (b != null) return b;
-        synchronized (Backend.class) {
-            if (instance == null) {
-                instance = resolve(setting(requestedKind, "editr1.backend", "EDITR1_BACKEND", "auto"),
-                        setting(requestedImpl, "editr1.impl", "EDITR1_IMPL", "native"),
-                        !"false".equalsIgnoreCase(setting(null, "editr1.checkFinite", "EDITR1_CHECK_FINITE", "true")));
-                System.err.println("editr1: backend " + instance.kind.name().toLowerCase(Locale.ROOT) + " ("
-                        + instance.reason + "), kernels " + instance.impl.name().toLowerCase(Locale.ROOT));
-            }
-            return instance;
-        }
-    }
-
     /** The kernels of the chosen implementation. */
     public KernelOps ops() {
         return ops;
+    }
+
+    /** The torch device every tensor of the run lives on. */
+    public Device device() {
+        return kind == Kind.CUDA ? new Device(torch.DeviceType.CUDA, (byte) deviceIndex) : Tensors.cpu();
+    }
+
+    /** cpu or cuda:N */
+    public String deviceName() {
+        return kind == Kind.CUDA ? "cuda:" + deviceIndex : "cpu";
+    }
+
+    /** One line for logs: the device, why, and the kernels. */
+    public String describe() {
+        return deviceName() + " (" + reason + "), kernels " + impl.name().toLowerCase(Locale.ROOT);
     }
 
     /**
@@ -99,38 +92,44 @@ public final class Backend {
         }
     }
 
-    /** The torch device tensors should be created on. */
-    public Device device() {
-        return kind == Kind.CUDA ? new Device(torch.DeviceType.CUDA, (byte) 0) : Tensors.cpu();
-    }
-
-    /** Resolves a backend without installing it (for doctor and tests). */
-    public static Backend resolve(String kindSetting, String implSetting, boolean checkFinite) {
-        String k = kindSetting.toLowerCase(Locale.ROOT);
-        String i = implSetting.toLowerCase(Locale.ROOT);
-        Impl impl;
-        switch (i) {
-            case "native" -> impl = Impl.NATIVE;
-            case "torch" -> impl = Impl.TORCH;
+    /** Resolves a backend from text settings (for doctor and tests). */
+    public static Backend resolve(String deviceSetting, String implSetting, boolean checkFinite) {
+        Impl impl = switch (implSetting.toLowerCase(Locale.ROOT)) {
+            case "native" -> Impl.NATIVE;
+            case "torch" -> Impl.TORCH;
             default -> throw new IllegalArgumentException("unknown kernel implementation '" + implSetting
                     + "' (expected native or torch)");
-        }
+        };
+        return resolve(deviceSetting, impl, checkFinite);
+    }
+
+    /**
+     * Resolves a backend: the device a run computes on and its kernels.
+     *
+     * @throws IllegalArgumentException for a setting that does not parse
+     * @throws IllegalStateException    when CUDA is forced and cannot be used (the message says what is missing)
+     */
+    public static Backend resolve(String deviceSetting, Impl impl, boolean checkFinite) {
+        DeviceSpec spec = DeviceSpec.parse(deviceSetting);
         Probe p = probe();
-        switch (k) {
-            case "cpu":
-                return new Backend(Kind.CPU, impl, "forced by the backend setting 'cpu'", checkFinite);
-            case "cuda":
-                if (!p.cudaUsable())
-                    throw new IllegalStateException("backend 'cuda' was forced but CUDA cannot be used: " + p.whyNot());
-                return new Backend(Kind.CUDA, impl, "forced by the backend setting 'cuda'", checkFinite);
-            case "auto":
-                if (p.cudaUsable())
-                    return new Backend(Kind.CUDA, impl, "auto: " + p.deviceCount + " CUDA device(s), "
-                            + "libeditr1 and libtorch built with CUDA", checkFinite);
-                return new Backend(Kind.CPU, impl, "auto: " + p.whyNot(), checkFinite);
-            default:
-                throw new IllegalArgumentException("unknown backend '" + kindSetting + "' (expected auto, cpu or cuda)");
+        if (spec.auto()) {
+            String why = p.whyNotCuda(impl, 0);
+            if (why == null)
+                return new Backend(Kind.CUDA, 0, impl, "auto: " + p.deviceCount + " CUDA device(s), libtorch with CUDA"
+                        + (impl == Impl.NATIVE ? " and libeditr1's CUDA path" : ""), checkFinite);
+            return new Backend(Kind.CPU, 0, impl, "auto: " + why, checkFinite);
         }
+        if (spec.kind() == Kind.CPU) return new Backend(Kind.CPU, 0, impl, "forced by the device setting 'cpu'", checkFinite);
+        String why = p.whyNotCuda(impl, spec.index());
+        if (why != null)
+            throw new IllegalStateException("device '" + spec.text() + "' was asked for but CUDA cannot be used: " + why);
+        return new Backend(Kind.CUDA, spec.index(), impl, "forced by the device setting '" + spec.text() + "'", checkFinite);
+    }
+
+    /** Whether the CUDA path reads back its non-finite flag (a device sync per launch): -Deditr1.checkFinite. */
+    public static boolean checkFiniteSetting() {
+        String v = System.getProperty("editr1.checkFinite", System.getenv().getOrDefault("EDITR1_CHECK_FINITE", "true"));
+        return !"false".equalsIgnoreCase(v.trim());
     }
 
     /** What the machine and the libraries offer; never throws. */
@@ -151,6 +150,7 @@ public final class Backend {
         }
         try {
             p.torchCuda = torch.cuda_is_available();
+            p.torchDevices = p.torchCuda ? (int) torch.cuda_device_count() : 0;
         } catch (Throwable t) {
             p.torchCuda = false;
             p.torchError = t.toString();
@@ -185,30 +185,31 @@ public final class Backend {
         public int cpuThreads;
         public String cpuIsa = "";
         public boolean torchCuda;
+        public int torchDevices;
         public String torchError = "";
         public String torchVersion = "";
         public int torchThreads;
 
         public boolean cudaUsable() {
-            return nativeLoaded && cudaBuilt && deviceCount > 0 && torchCuda;
+            return whyNotCuda(Impl.NATIVE, 0) == null;
+        }
+
+        /** Why CUDA device {@code index} cannot be used with an implementation, or null when it can. */
+        public String whyNotCuda(Impl impl, int index) {
+            if (!torchCuda) return "libtorch has no CUDA (its CPU natives are installed; build with -Pgpu for the CUDA ones)";
+            int devices = Math.max(torchDevices, deviceCount);
+            if (devices <= 0) return "no CUDA device" + (deviceCount < 0 ? " (" + cudaError + ")" : "");
+            if (index >= devices) return "no device cuda:" + index + " (" + devices + " device(s))";
+            if (impl == Impl.NATIVE) {
+                if (!nativeLoaded) return "libeditr1 did not load: " + nativeError;
+                if (!cudaBuilt) return "libeditr1 was built without its CUDA path (nvcc was missing at build time)";
+            }
+            return null;
         }
 
         public String whyNot() {
-            if (!nativeLoaded) return "libeditr1 did not load: " + nativeError;
-            if (!cudaBuilt) return "libeditr1 was built without CUDA";
-            if (deviceCount <= 0)
-                return deviceCount == 0 ? "no CUDA device" : "CUDA runtime unavailable: " + cudaError;
-            if (!torchCuda) return "libtorch has no CUDA (CPU natives; build with -Pgpu for the CUDA ones)";
-            return "CUDA usable";
+            String w = whyNotCuda(Impl.NATIVE, 0);
+            return w == null ? "CUDA usable" : w;
         }
-    }
-
-    private static String setting(String explicit, String property, String env, String dflt) {
-        if (explicit != null) return explicit;
-        String v = System.getProperty(property);
-        if (v != null && !v.isBlank()) return v.trim();
-        v = System.getenv(env);
-        if (v != null && !v.isBlank()) return v.trim();
-        return dflt;
     }
 }

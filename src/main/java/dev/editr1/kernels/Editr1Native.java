@@ -119,6 +119,7 @@ public final class Editr1Native {
         public native Pointer out(); public native NoiseStruct out(Pointer v);
         public native Pointer eps_out(); public native NoiseStruct eps_out(Pointer v);
         public native @Cast("uint32_t*") Pointer nonfinite(); public native NoiseStruct nonfinite(@Cast("uint32_t*") Pointer v);
+        public native @Cast("const int64_t*") Pointer row_ids(); public native NoiseStruct row_ids(@Cast("const int64_t*") Pointer v);
     }
 
     public static native int editr1_noise_cpu(@Const NoiseStruct p);

@@ -29,7 +29,16 @@ public interface KernelOps {
     Tensor noise(NoiseKey key, DType dtype, Device device, long... shape);
 
     /** The forward process x_t = (1 − t_b)·x0 + t_b·ε with ε drawn from the key (and returned when asked). */
-    ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps);
+    default ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps) {
+        return forwardProcess(key, null, x0, t, wantEps);
+    }
+
+    /**
+     * The forward process with ε of row b drawn from Philox row {@code rowIds[b]} (int64 [B] on x0's
+     * device) instead of {@code key.rowOffset() + b}: noise keyed by a sample's id, wherever the
+     * sample sits in the batch. Null rowIds: consecutive rows from the key's offset.
+     */
+    ForwardResult forwardProcess(NoiseKey key, Tensor rowIds, Tensor x0, Tensor t, boolean wantEps);
 
     /** DiffusionNFT per-sample ℓ and kl, the batch loss, and ∂loss/∂v_θ when wantGrad (SPEC §6). */
     NftLossResult nftLoss(NftLossConfig config, NftLossInputs in, boolean wantGrad);

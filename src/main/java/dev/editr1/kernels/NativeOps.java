@@ -104,17 +104,18 @@ public final class NativeOps implements KernelOps {
     }
 
     @Override
-    public ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps) {
+    public ForwardResult forwardProcess(NoiseKey key, Tensor rowIds, Tensor x0, Tensor t, boolean wantEps) {
         final String k = "forwardProcess";
         DType dt = rows(k, "x0", x0);
         perSample(k, "t", t, x0.size(0), x0, "x0");
+        if (rowIds != null) TensorChecks.rowIds(k, rowIds, x0.size(0), x0);
         Tensor xt = torch.empty_like(x0);
         Tensor eps = wantEps ? torch.empty_like(x0) : null;
         Scratch s = Scratch.of(x0);
         try (NoiseStruct st = new NoiseStruct()) {
             st.rows(x0.size(0)).row_len(rowLen(x0)).dtype(dt.code)
                     .seed(key.seed()).row_offset(key.rowOffset()).stream(key.stream())
-                    .x0(ptr(x0)).t(ptr(t)).out(ptr(xt)).eps_out(ptr(eps));
+                    .x0(ptr(x0)).t(ptr(t)).out(ptr(xt)).eps_out(ptr(eps)).row_ids(ptr(rowIds));
             st.nonfinite(s.flag(checkFinite));
             int status;
             try (Nvtx.Range r = Nvtx.range("editr1.forwardProcess")) {

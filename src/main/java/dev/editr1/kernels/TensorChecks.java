@@ -55,6 +55,15 @@ final class TensorChecks {
         sameDevice(kernel, arg, t, refArg, ref);
     }
 
+    /** Per-row Philox row ids: int64 [B], contiguous, on the reference's device. */
+    static void rowIds(String kernel, Tensor ids, long rows, Tensor ref) {
+        if (ids.dim() != 1 || ids.size(0) != rows)
+            throw bad(kernel, "rowIds", "must have shape [" + rows + "] (one id per row), got " + Arrays.toString(Tensors.shape(ids)));
+        if (Tensors.scalarType(ids) != ScalarType.Long) throw bad(kernel, "rowIds", "must be int64, got " + Tensors.scalarType(ids));
+        if (!ids.is_contiguous()) throw bad(kernel, "rowIds", "is not contiguous");
+        sameDevice(kernel, "rowIds", ids, "x0", ref);
+    }
+
     static void sameDevice(String kernel, String arg, Tensor t, String refArg, Tensor ref) {
         if (t.is_cuda() != ref.is_cuda()
                 || (t.is_cuda() && t.device().index() != ref.device().index()))

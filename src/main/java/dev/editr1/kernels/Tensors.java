@@ -51,6 +51,14 @@ public final class Tensors {
         return out;
     }
 
+    /** An integer tensor's values as longs. */
+    public static long[] toLongs(Tensor t) {
+        Tensor c = t.detach().to(cpu(), ScalarType.Long).contiguous();
+        long[] out = new long[(int) c.numel()];
+        new org.bytedeco.javacpp.LongPointer(c.data_ptr()).get(out);
+        return out;
+    }
+
     /** The values as doubles (through f32). */
     public static double[] toDoubles(Tensor t) {
         float[] f = toFloats(t);
@@ -75,6 +83,35 @@ public final class Tensors {
     /** The scalar value of a one-element tensor as a double. */
     public static double item(Tensor t) {
         return t.to(cpu(), ScalarType.Double).item_double();
+    }
+
+    /** Whether a tensor lives on a device (CUDA: the same index). */
+    public static boolean on(Tensor t, Device device) {
+        if (device.is_cuda()) return t.is_cuda() && t.device().index() == device.index();
+        return t.is_cpu();
+    }
+
+    /** A device as editr1 names it: cpu, cuda:N. */
+    public static String name(Device device) {
+        return device.is_cuda() ? "cuda:" + Math.max(0, device.index()) : device.is_cpu() ? "cpu" : device.str().getString();
+    }
+
+    /** A tensor's device as editr1 names it. */
+    public static String deviceName(Tensor t) {
+        return name(t.device());
+    }
+
+    /** An int64 tensor [n] of the values, on a device. */
+    public static Tensor fromLongs(long[] data, Device device) {
+        Tensor t = empty(ScalarType.Long, cpu(), data.length);
+        if (data.length > 0) new org.bytedeco.javacpp.LongPointer(t.data_ptr()).put(data);
+        return device.is_cpu() ? t : t.to(device, ScalarType.Long);
+    }
+
+    /** An f32 tensor of the values with a shape, on a device. */
+    public static Tensor fromFloats(float[] data, Device device, long... shape) {
+        Tensor t = fromFloats(data, shape);
+        return device.is_cpu() ? t : t.to(device, ScalarType.Float);
     }
 
     /** The libtorch scalar type of t, interned (plain == on ScalarType objects is unreliable). */

@@ -121,14 +121,24 @@ public final class TorchOps implements KernelOps {
     }
 
     @Override
-    public ForwardResult forwardProcess(NoiseKey key, Tensor x0, Tensor t, boolean wantEps) {
+    public ForwardResult forwardProcess(NoiseKey key, Tensor rowIds, Tensor x0, Tensor t, boolean wantEps) {
         final String k = "forwardProcess";
         rows(k, "x0", x0);
         perSample(k, "t", t, x0.size(0), x0, "x0");
+        if (rowIds != null) TensorChecks.rowIds(k, rowIds, x0.size(0), x0);
         finite(k, "x0", x0);
         if (!t.ge(s(0)).logical_and(t.le(s(1))).all().item_bool())
             throw new KernelException(Editr1Native.EDITR1_ERR_NONFINITE, k + " (NONFINITE): non-finite values in t (non-finite or outside [0, 1])");
-        Tensor eps = noise(key, DType.of(x0), x0.device(), Tensors.shape(x0));
+        Tensor eps;
+        if (rowIds == null) eps = noise(key, DType.of(x0), x0.device(), Tensors.shape(x0));
+        else {   // a generator per row, seeded by its id: noise keyed by sample as the native path keys it
+            long[] ids = Tensors.toLongs(rowIds);
+            long[] rowShape = Tensors.shape(x0);
+            rowShape[0] = 1;
+            Tensor[] rowsOut = new Tensor[ids.length];
+            for (int i = 0; i < ids.length; i++) rowsOut[i] = noise(key.withRowOffset(ids[i]), DType.of(x0), x0.device(), rowShape);
+            eps = torch.cat(new org.bytedeco.pytorch.TensorVector(rowsOut), 0);
+        }
         Tensor tr = perRow(t, x0);
         Tensor xt = x0.mul(tr.neg().add(s(1))).add(eps.mul(tr)).to(x0.scalar_type().intern());
         return new ForwardResult(xt, wantEps ? eps : null);

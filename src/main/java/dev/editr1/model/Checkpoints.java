@@ -37,7 +37,7 @@ public final class Checkpoints {
 
     /** Loads a base checkpoint: the model is built from the config in its metadata. */
     public static EditDiT loadBase(Path file) throws IOException {
-        return fromContents(Safetensors.read(file), file.toString());
+        return fromContents(Safetensors.read(file), file.toString()).withWeightsDescription(file.toString());
     }
 
     /** The base checkpoint shipped inside the jar (produced by {@code editr1 sft}, see README). */
@@ -47,7 +47,7 @@ public final class Checkpoints {
             Path tmp = Files.createTempFile("editr1-base", ".safetensors");
             try {
                 Files.copy(in, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                return fromContents(Safetensors.read(tmp), "embedded base");
+                return fromContents(Safetensors.read(tmp), "embedded base").withWeightsDescription("the embedded base");
             } finally {
                 Files.deleteIfExists(tmp);
             }
@@ -72,7 +72,10 @@ public final class Checkpoints {
         return m;
     }
 
-    public static void saveAdapter(LoraAdapter a, Path dir, String name, List<String> targets) throws IOException {
+    /** Writes an adapter as {@code dir/name.safetensors} with its PEFT {@code name_config.json}. */
+    public static void saveAdapter(LoraAdapter a, Path dir, String name) throws IOException {
+        List<String> targets = new java.util.ArrayList<>();
+        for (String k : a.params.asMap().keySet()) if (k.endsWith(".lora_A.weight")) targets.add(k.substring(0, k.length() - 14));
         Files.createDirectories(dir);
         Map<String, Tensor> t = new LinkedHashMap<>();
         a.params.asMap().forEach((k, v) -> t.put(PEFT_PREFIX + k, v));
@@ -105,7 +108,7 @@ public final class Checkpoints {
     }
 
     /** An adapter file written by {@link #saveAdapter} (its {@code <name>_config.json} beside it gives r and alpha). */
-    public static LoraAdapter loadAdapter(EditDiT model, Path file) throws IOException {
+    public static LoraAdapter loadAdapter(EditingModel model, Path file) throws IOException {
         String fn = file.getFileName().toString();
         if (!fn.endsWith(".safetensors")) throw new IOException("adapter " + file + " is not a .safetensors file");
         String name = fn.substring(0, fn.length() - ".safetensors".length());
@@ -118,8 +121,15 @@ public final class Checkpoints {
         } catch (RuntimeException e) {
             throw new IOException("adapter config " + cfgFile + " does not parse: " + e.getMessage());
         }
-        LoraAdapter a = LoraAdapter.create(model.loraShapes(), cfg.get("r").getAsInt(), cfg.get("lora_alpha").getAsDouble(),
-                LoraAdapter.Init.KAIMING_UNIFORM, 0);
+        int rank;
+        double alpha;
+        try {
+            rank = cfg.get("r").getAsInt();
+            alpha = cfg.get("lora_alpha").getAsDouble();
+        } catch (RuntimeException e) {
+            throw new IOException("adapter config " + cfgFile + " lacks r or lora_alpha");
+        }
+        LoraAdapter a = LoraAdapter.create(model.loraTargets(), rank, alpha, model.loraInit(), 0);
         loadAdapterInto(a, file.getParent() == null ? Path.of(".") : file.getParent(), name);
         return a;
     }

@@ -1,15 +1,19 @@
 package dev.editr1.model;
 
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
+import dev.editr1.data.EditItem;
 import dev.editr1.kernels.Tensors;
+import dev.editr1.world.Vocabulary;
 
 /**
  * The built-in editing diffusion transformer: the noisy target's patches, the source image's
@@ -17,19 +21,24 @@ import dev.editr1.kernels.Tensors;
  * joint self-attention over all of them, timestep conditioning by adaLN-Zero (DiT), and a
  * velocity prediction for the target's patches.
  *
- * <p>Shapes: x_t and source [B, 3, S, S] f32 in [−1, 1]-ish, text ids [B, L] int64, t [B] f32 in
- * [0, 1] (the float time of SPEC §1, t = 1 noise) → v [B, 3, S, S]. An optional {@link LoraAdapter}
- * adds low-rank updates to every attention projection; {@code null} is the frozen base ("adapters
- * off", the KL reference).
+ * <p>Shapes: x_t [B, 3, S, S] f32 in [−1, 1]-ish (it works on pixels: its codec is the identity), t
+ * [B] f32 in [0, 1] (the float time of SPEC §1, t = 1 noise) → v [B, 3, S, S]. Its
+ * {@link Conditioning}: {@code source} [B, 3, S, S] f32 (the source image) and {@code text_ids}
+ * [B, L] int64 (the instruction in the embedded world's word vocabulary, padding 0; unknown words
+ * map to one id). LoRA adapts every attention projection ({@code blocks.i.attn.qkv}, {@code .proj}).
  */
-public final class EditDiT {
+public final class EditDiT implements EditingModel {
     public final DiTConfig cfg;
     public final ParamStore base = new ParamStore();
     private final int freqDim = 64;
-    private final Tensor freqs;
+    private final Vocabulary vocab = Vocabulary.standard();
+    private Tensor freqs;
     /** Fixed 2-D sin-cos positions, shared by target and source tokens: patch (i, j) of both
         images gets the same position, so attention can copy a patch from the source from the start. */
-    private final Tensor posImage;
+    private Tensor posImage;
+    private LoraSets lora;
+    private Device device = Tensors.cpu();
+    private String weights = "random init";
 
     public EditDiT(DiTConfig cfg, long seed) {
         this.cfg = cfg;
@@ -88,25 +97,111 @@ public final class EditDiT {
         base.zeros(name + ".bias", out);
     }
 
-    /** The attention projections LoRA adapts. */
-    public List<String> loraTargets() {
-        List<String> t = new ArrayList<>();
-        for (int i = 0; i < cfg.depth(); i++) {
-            t.add("blocks." + i + ".attn.qkv");
-            t.add("blocks." + i + ".attn.proj");
-        }
-        return t;
-    }
-
-    /** The LoRA targets with the [out, in] shapes of their weights. */
-    public java.util.Map<String, long[]> loraShapes() {
-        java.util.Map<String, long[]> m = new java.util.LinkedHashMap<>();
-        for (String t : loraTargets()) m.put(t, Tensors.shape(base.get(t + ".weight")));
+    /** The attention projections LoRA adapts, with the [out, in] shapes of their weights. */
+    @Override
+    public Map<String, long[]> loraTargets() {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < cfg.depth(); i++)
+            for (String t : List.of("blocks." + i + ".attn.qkv", "blocks." + i + ".attn.proj"))
+                m.put(t, Tensors.shape(base.get(t + ".weight")));
         return m;
     }
 
     private Tensor lin(String m, Tensor x, LoraAdapter lora) {
         return Layers.linear(base, m, x, lora);
+    }
+
+    // ---- the EditingModel contract
+
+    /** Names where the weights came from (the embedded checkpoint, a file), for {@link #describe()}. */
+    public EditDiT withWeightsDescription(String w) {
+        this.weights = w;
+        return this;
+    }
+
+    @Override
+    public String describe() {
+        return "builtin EditDiT (width " + cfg.width() + ", depth " + cfg.depth() + ", " + cfg.heads() + " heads, patch "
+                + cfg.patch() + ", " + base.count() + " parameters, " + cfg.imageSize() + "² pixels; " + weights + ")";
+    }
+
+    @Override
+    public int resolution() {
+        return cfg.imageSize();
+    }
+
+    @Override
+    public long[] latentShape() {
+        return new long[] {3, cfg.imageSize(), cfg.imageSize()};
+    }
+
+    @Override
+    public long imageTokens() {
+        return cfg.imageTokens();
+    }
+
+    @Override
+    public LatentCodec codec() {
+        return LatentCodec.identity();
+    }
+
+    @Override
+    public ParamStore base() {
+        return base;
+    }
+
+    @Override
+    public LoraSets lora() {
+        return lora;
+    }
+
+    @Override
+    public void attachLora(LoraSets sets) {
+        sets.to(device);
+        this.lora = sets;
+    }
+
+    @Override
+    public Conditioning condition(EditItem item, Tensor sourceLatents) {
+        int[] ids = vocab.encode(item.prompt());
+        long[] l = new long[ids.length];
+        for (int i = 0; i < l.length; i++) l[i] = ids[i];
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        m.put("source", sourceLatents);
+        m.put("text_ids", Tensors.fromLongs(l, device).reshape(1, l.length));
+        return new Conditioning(m);
+    }
+
+    @Override
+    public Conditioning unconditional(Conditioning c) {
+        return c.with("text_ids", torch.zeros_like(c.get("text_ids")));   // all padding (Vocabulary.PAD = 0)
+    }
+
+    @Override
+    public Tensor velocity(Tensor xt, Tensor t, Conditioning c, Adapter adapter) {
+        LoraAdapter a = adapter == Adapter.OFF ? null : requireLora(adapter);
+        return velocity(xt, c.get("source"), c.get("text_ids"), t, a);
+    }
+
+    private LoraAdapter requireLora(Adapter adapter) {
+        if (lora == null) throw new IllegalStateException("no LoRA adapters attached; " + adapter + " needs them");
+        return lora.get(adapter);
+    }
+
+    @Override
+    public Device device() {
+        return device;
+    }
+
+    @Override
+    public void to(Device d) {
+        base.to(d);
+        if (!Tensors.on(freqs, d)) {
+            freqs = freqs.to(d, freqs.scalar_type());
+            posImage = posImage.to(d, posImage.scalar_type());
+        }
+        if (lora != null) lora.to(d);
+        this.device = d;
     }
 
     /** [B, 3, S, S] → [B, N, 3·P·P] */
@@ -137,7 +232,7 @@ public final class EditDiT {
                 new org.bytedeco.pytorch.TensorOptional(), 1e-6, false);
     }
 
-    /** The velocity v(x_t, t | source, instruction). */
+    /** The velocity v(x_t, t | source, instruction) with an explicit adapter (null: the base). */
     public Tensor velocity(Tensor xt, Tensor source, Tensor textIds, Tensor t, LoraAdapter lora) {
         long b = xt.size(0);
         int w = cfg.width(), n = cfg.imageTokens(), heads = cfg.heads(), dh = w / heads;

@@ -104,6 +104,21 @@ public final class ParamStore {
         }
     }
 
+    /**
+     * Moves every tensor to a device, keeping whether it requires grad (a moved tensor is a new
+     * leaf). Tensors already there are kept as they are.
+     */
+    public void to(org.bytedeco.pytorch.Device device) {
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            Tensor t = e.getValue();
+            if (Tensors.on(t, device)) continue;
+            boolean grad = t.requires_grad();
+            Tensor moved = t.detach().to(device, t.scalar_type());
+            if (grad) moved.set_requires_grad(true);
+            e.setValue(moved);
+        }
+    }
+
     /** A detached deep copy. */
     public ParamStore copy() {
         ParamStore c = new ParamStore();

@@ -1,5 +1,7 @@
 package dev.editr1.reward;
 
+import dev.editr1.data.ImageCodec;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,9 @@
 package dev.editr1.reward;
 
+import dev.editr1.data.ImageFormat;
+
+import dev.editr1.data.ImageCodec;
+
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -48,20 +52,19 @@ import dev.editr1.kernels.Tensors;
 public final class HttpJudge implements Judge {
     /** Connection and behaviour settings. */
     public record Config(String baseUrl, String model, String apiKey, Duration timeout, int maxInFlight, int retries,
-                         Duration backoffBase, Duration backoffMax, String imageFormat, long jitterSeed) {
+                         Duration backoffBase, Duration backoffMax, ImageFormat imageFormat, long jitterSeed) {
         public Config {
             if (baseUrl == null || !(baseUrl.startsWith("http://") || baseUrl.startsWith("https://")))
                 throw new IllegalArgumentException("judge URL must start with http:// or https://, got '" + baseUrl + "'");
             if (model == null || model.isBlank()) throw new IllegalArgumentException("judge model name is empty");
             if (maxInFlight < 1) throw new IllegalArgumentException("judge maxInFlight must be >= 1");
             if (retries < 0) throw new IllegalArgumentException("judge retries must be >= 0");
-            if (!imageFormat.equals("png") && !imageFormat.equals("jpeg"))
-                throw new IllegalArgumentException("judge image format must be png or jpeg, got '" + imageFormat + "'");
+            if (imageFormat == null) throw new IllegalArgumentException("judge image format is not set (png or jpeg)");
         }
 
         public static Config of(String baseUrl, String model, String apiKey) {
             return new Config(baseUrl, model, apiKey, Duration.ofSeconds(60), 8, 4, Duration.ofMillis(500),
-                    Duration.ofSeconds(20), "png", 1);
+                    Duration.ofSeconds(20), ImageFormat.PNG, 1);
         }
 
         public Config withTimeout(Duration d) {

@@ -1,5 +1,7 @@
 package dev.editr1.reward;
 
+import dev.editr1.data.ImageFormat;
+
 import java.time.Duration;
 
 import dev.editr1.kernels.KernelOps;
@@ -10,7 +12,7 @@ public final class Judges {
 
     /** Settings of a judge (the API key is named by its environment variable, never stored). */
     public record Spec(String judge, String model, String apiKeyEnv, double timeoutSeconds, int maxInFlight, int retries,
-                       String imageFormat, double noise, double exponent, long seed) {}
+                       ImageFormat imageFormat, double noise, double exponent, long seed) {}
 
     public static Judge create(Spec s, KernelOps ops) {
         if (s.judge().equals("simulated")) return new SimulatedJudge(ops, s.seed(), s.noise(), s.exponent());

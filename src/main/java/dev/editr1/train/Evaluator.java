@@ -1,29 +1,29 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import org.bytedeco.pytorch.Tensor;
 
-import dev.editr1.flow.Sampler;
-import dev.editr1.kernels.KernelOps;
-import dev.editr1.kernels.NoiseKey;
+import dev.editr1.data.EditDataset;
+import dev.editr1.data.EditItem;
 import dev.editr1.kernels.Tensors;
-import dev.editr1.model.EditDiT;
-import dev.editr1.model.LoraAdapter;
-import dev.editr1.reward.Judgement;
+import dev.editr1.model.Adapter;
+import dev.editr1.model.EditingModel;
 import dev.editr1.reward.Judge;
-import dev.editr1.world.EditTask;
+import dev.editr1.reward.JudgeRequest;
+import dev.editr1.reward.Judgement;
+import dev.editr1.world.Quality;
 
 /**
- * Held-out evaluation: one sample per task from fixed noise (the same for every model, so two
+ * Held-out evaluation: one sample per task from fixed noise (the same for every adapter, so two
  * models are compared pair by pair), its judge score (the judge's noise keyed by the task, also
- * shared) and its true quality, with means and 95% confidence intervals.
+ * shared) and its true quality where the task has a target, with means and 95% confidence intervals.
  */
 public final class Evaluator {
-    static final int STREAM_EVAL = 3;
     static final long EVAL_ID_BASE = 1L << 50;
 
-    /** Per-task results of one model; images are the edited canvases, [n, 3, S, S] flattened. */
+    /** Per-task results of one model; images are the edited images, [n, 3, S, S] flattened. */
     public record Result(double[] score, double[] quality, float[] images) {
         public Interval scoreCi() {
             return Interval.of(score);
@@ -34,20 +34,13 @@ public final class Evaluator {
         }
     }
 
-    /** mean ± 1.96·sd/√n */
+    /** mean ± 1.96·sd/√n over the values that are not NaN */
     public record Interval(double mean, double lo, double hi, int n) {
         public static Interval of(double[] x) {
-            int n = 0;
-            double s = 0, s2 = 0;
-            for (double v : x)
-                if (!Double.isNaN(v)) {
-                    s += v;
-                    s2 += v * v;
-                    n++;
-                }
-            if (n == 0) return new Interval(Double.NaN, Double.NaN, Double.NaN, 0);
-            double m = s / n, var = n > 1 ? Math.max(0, (s2 - n * m * m) / (n - 1)) : 0, h = 1.96 * Math.sqrt(var / n);
-            return new Interval(m, m - h, m + h, n);
+            Moments m = Moments.of(x);
+            if (m.n() == 0) return new Interval(Double.NaN, Double.NaN, Double.NaN, 0);
+            double h = 1.96 * Math.sqrt(m.sampleVariance() / m.n());
+            return new Interval(m.mean(), m.mean() - h, m.mean() + h, m.n());
         }
 
         /** The paired difference b − a. */
@@ -67,39 +60,55 @@ public final class Evaluator {
         }
     }
 
-    private final WorldData data;
-    private final KernelOps ops;
+    private final RunContext ctx;
     private final Judge judge;
     private final long seed;
-    private final double cfgScale;
 
-    public Evaluator(WorldData data, KernelOps ops, Judge judge, long seed) {
-        this(data, ops, judge, seed, 1.0);
-    }
-
-    /** @param cfgScale classifier-free guidance of the evaluation samples (1: none) */
-    public Evaluator(WorldData data, KernelOps ops, Judge judge, long seed, double cfgScale) {
-        this.data = data;
-        this.ops = ops;
+    /** @param seed keys the evaluation noise (with the judge's own seed, the comparison's randomness) */
+    public Evaluator(RunContext ctx, Judge judge, long seed) {
+        this.ctx = ctx;
         this.judge = judge;
         this.seed = seed;
-        this.cfgScale = cfgScale;
     }
 
-    public Result evaluate(EditDiT model, LoraAdapter adapter, double[] sigmas, Sampler.Solver solver, int batch) {
-        List<EditTask> tasks = data.heldOut;
-        int n = tasks.size(), s = data.size();
+    /** Samples, judges and measures every held-out task with an adapter set of the model. */
+    public Result evaluate(Adapter adapter, int batch) {
+        EditDataset data = ctx.data;
+        EditingModel model = ctx.model;
+        List<EditItem> tasks = data.heldOut();
+        Rollouts rollouts = ctx.rollouts();
+        int n = tasks.size(), s = data.resolution(), per = 3 * s * s;
         double[] score = new double[n], quality = new double[n];
-        float[] images = new float[n * 3 * s * s];
+        float[] images = new float[n * per];
         for (int start = 0; start < n; start += batch) {
-            List<EditTask> chunk = tasks.subList(start, Math.min(n, start + batch));
-            Tensor x0 = Policy.sample(model, data, chunk, adapter, new NoiseKey(seed, start, STREAM_EVAL), sigmas, solver, cfgScale,
-                    ops);
-            float[] all = Tensors.toFloats(x0);
-            System.arraycopy(all, 0, images, start * 3 * s * s, all.length);
-            List<Judgement> js = judge.judge(data.judgeRequests(chunk, all, EVAL_ID_BASE + start, quality, start)).join();
+            List<EditItem> chunk = tasks.subList(start, Math.min(n, start + batch));
+            Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed, start));
+            float[] all = Tensors.toFloats(model.codec().decode(x0));
+            System.arraycopy(all, 0, images, start * per, all.length);
+            List<Judgement> js = judge.judge(requests(data, chunk, all, EVAL_ID_BASE + start, quality, start)).join();
             for (int i = 0; i < js.size(); i++) score[start + i] = js.get(i).score();
         }
         return new Result(score, quality, images);
+    }
+
+    /**
+     * The judge's requests for edited images of items (request ids idBase + i), and the true quality
+     * of each image (NaN without a target), written to quality[offset + i].
+     *
+     * @param images the edited images, [items.size(), 3, S, S] flattened
+     */
+    static List<JudgeRequest> requests(EditDataset data, List<EditItem> items, float[] images, long idBase, double[] quality,
+                                       int offset) {
+        int per = images.length / Math.max(1, items.size());
+        List<JudgeRequest> req = new ArrayList<>(items.size());
+        for (int i = 0; i < items.size(); i++) {
+            EditItem it = items.get(i);
+            float[] img = new float[per];
+            System.arraycopy(images, i * per, img, 0, per);
+            float[] src = data.source(it), tgt = data.target(it);
+            quality[offset + i] = tgt == null ? Double.NaN : Quality.of(img, src, tgt);
+            req.add(new JudgeRequest(idBase + i, src, img, it.prompt(), it.requirement(), tgt));
+        }
+        return req;
     }
 }

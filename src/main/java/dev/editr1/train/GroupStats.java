@@ -44,38 +44,25 @@ public final class GroupStats {
      */
     public static GroupStats compute(List<double[]> rewards, double clipMax, double filterStd, double filterMean,
                                      FilterMode mode, double banStd, double banMean) {
-        int groups = rewards.size(), n = 0;
-        for (double[] g : rewards) n += g.length;
-        // the epoch's population std over every scored reward
-        double sum = 0, sum2 = 0;
-        int count = 0, unscored = 0;
-        for (double[] g : rewards)
-            for (double x : g) {
-                if (Double.isNaN(x)) {
-                    unscored++;
-                    continue;
-                }
-                sum += x;
-                sum2 += x * x;
-                count++;
-            }
-        double mean = count > 0 ? sum / count : 0;
-        double std = count > 0 ? Math.sqrt(Math.max(0, sum2 / count - mean * mean)) : 0;
+        int groups = rewards.size(), n = 0, unscored = 0;
+        for (double[] g : rewards) {
+            n += g.length;
+            for (double x : g) if (Double.isNaN(x)) unscored++;
+        }
+        // the epoch's population std over every scored reward; two passes, as upstream's numpy
+        double[] all = new double[n];
+        int k = 0;
+        for (double[] g : rewards) for (double x : g) all[k++] = x;
+        Moments epoch = Moments.of(all);
+        double std = epoch.n() > 0 ? epoch.std() : 0;
         double[] a = new double[n], r = new double[n], gm = new double[groups], gs = new double[groups];
         boolean[] v = new boolean[n], f = new boolean[groups], b = new boolean[groups];
         int i = 0;
         for (int gi = 0; gi < groups; gi++) {
             double[] g = rewards.get(gi);
-            double s = 0, s2 = 0;
-            int c = 0;
-            for (double x : g)
-                if (!Double.isNaN(x)) {
-                    s += x;
-                    s2 += x * x;
-                    c++;
-                }
-            double m = c > 0 ? s / c : Double.NaN;
-            double sd = c > 0 ? Math.sqrt(Math.max(0, s2 / c - m * m)) : Double.NaN;
+            Moments mg = Moments.of(g);
+            int c = mg.n();
+            double m = mg.mean(), sd = c > 0 ? mg.std() : Double.NaN;
             gm[gi] = m;
             gs[gi] = sd;
             // a group with fewer than two scored samples has no contrast to learn from

@@ -1,6 +1,6 @@
 package dev.editr1.train;
 
-import java.util.List;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import org.bytedeco.pytorch.BoolOptional;
@@ -8,35 +8,38 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
+import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.kernels.ForwardResult;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NftLossInputs;
 import dev.editr1.kernels.NftLossResult;
-import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
+import dev.editr1.model.Adapter;
+import dev.editr1.model.Conditioning;
+import dev.editr1.model.EditingModel;
 
 /**
  * DiffusionNFT (SPEC §6–§7, step 4): for each sample a random ⌊0.99·N⌋ of its grid timesteps, each
- * with fresh ε from the forward-process kernel; three forwards (θ with grad, old and reference
- * without); the fused NFT loss kernel gives ∂loss/∂v_θ, and {@code v_θ.backward(grad)} carries it
- * into the adapter. The loss is averaged over the timestep slots.
+ * with fresh ε from the forward-process kernel keyed by (seed, slot, sample id); three forwards
+ * (θ with grad, old and reference without); the fused NFT loss kernel gives ∂loss/∂v_θ, and
+ * {@code v_θ.backward(grad)} carries it into the adapter. The loss is averaged over the timestep
+ * slots.
  */
 public final class NftObjective implements Objective {
-    static final int STREAM_TRAIN = 2;
-    private final Policy policy;
+    private final EditingModel model;
     private final KernelOps ops;
     private final NftLossConfig loss;
     private final double[] sigmas;   // the grid, last entry 0
     private final int perSample;
     private final long seed;
 
-    public NftObjective(Policy policy, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed) {
-        this.policy = policy;
+    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed) {
+        this.model = model;
         this.ops = ops;
         this.loss = loss;
-        this.sigmas = sigmas;
+        this.sigmas = sigmas.clone();
         this.perSample = perSample;
         this.seed = seed;
     }
@@ -53,28 +56,28 @@ public final class NftObjective implements Objective {
             idx[i] = idx[j];
             idx[j] = t;
         }
-        return java.util.Arrays.copyOf(idx, perSample);
+        return Arrays.copyOf(idx, perSample);
     }
 
     @Override
-    public Stats accumulate(Tensor x0, Tensor src, Tensor ids, Tensor r, int epoch, List<Long> sampleIds) {
+    public Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds) {
         int v = (int) x0.size(0);
         double lossSum = 0, klSum = 0, fwd = 0, bwd = 0;
         int[][] ts = new int[v][];
-        for (int i = 0; i < v; i++) ts[i] = timesteps(epoch, sampleIds.get(i));
-        Tensor valid = Tensors.fromFloats(Policy.filled(v, 1f), v);
+        for (int i = 0; i < v; i++) ts[i] = timesteps(epoch, sampleIds[i]);
+        Tensor valid = torch.ones_like(r);   // the filter already removed the masked samples
+        Tensor ids = Tensors.fromLongs(sampleIds, x0.device());
         for (int k = 0; k < perSample; k++) {
             long t0 = System.nanoTime();
             float[] tv = new float[v];
             for (int i = 0; i < v; i++) tv[i] = (float) sigmas[ts[i][k]];
-            Tensor t = Tensors.fromFloats(tv, v);
-            NoiseKey key = new NoiseKey(seed, ((long) epoch * perSample + k) << 20, STREAM_TRAIN);
-            ForwardResult fr = ops.forwardProcess(key, x0, t, true);
-            Tensor vTheta = policy.model.velocity(fr.xt(), src, ids, t, policy.theta);
+            Tensor t = Tensors.fromFloats(tv, x0.device(), v);
+            ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), ids, x0, t, true);
+            Tensor vTheta = model.velocity(fr.xt(), t, cond, Adapter.POLICY);
             Tensor vOld, vRef;
             try (NoGradGuard g = new NoGradGuard()) {
-                vOld = policy.model.velocity(fr.xt(), src, ids, t, policy.old);
-                vRef = policy.model.velocity(fr.xt(), src, ids, t, null);
+                vOld = model.velocity(fr.xt(), t, cond, Adapter.OLD);
+                vRef = model.velocity(fr.xt(), t, cond, Adapter.OFF);
             }
             NftLossResult res = ops.nftLoss(loss,
                     new NftLossInputs(x0, fr.eps(), false, vTheta.detach(), vOld, vRef, t, r, valid), true);
@@ -83,8 +86,7 @@ public final class NftObjective implements Objective {
                     new TensorArrayRefOptional());
             long t2 = System.nanoTime();
             lossSum += res.lossValue();
-            double[] kl = Tensors.toDoubles(res.kl());
-            for (double x : kl) klSum += x;
+            for (double x : Tensors.toDoubles(res.kl())) klSum += x;
             fwd += (t1 - t0) / 1e9;
             bwd += (t2 - t1) / 1e9;
         }

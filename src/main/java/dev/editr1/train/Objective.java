@@ -1,24 +1,25 @@
 package dev.editr1.train;
 
-import java.util.List;
-
 import org.bytedeco.pytorch.Tensor;
 
+import dev.editr1.model.Conditioning;
+
 /**
- * The policy-optimization objective as a strategy of the one {@link Trainer}: given an epoch's
- * rollouts (final images) and their optimality r, it accumulates gradients into the trained
- * adapter and reports its loss. DiffusionNFT now ({@link NftObjective}); Flow-GRPO later.
+ * The policy-optimization objective as a strategy of the one {@link Trainer} (SPEC §7 step 4):
+ * given the kept rollouts of an epoch and their optimality r, it accumulates gradients into the
+ * model's θ adapter and reports its loss. DiffusionNFT now ({@link NftObjective}); Flow-GRPO later.
  */
 public interface Objective {
     /** Per-call statistics for the metrics. */
     record Stats(double loss, double kl, double forwardSeconds, double backwardSeconds) {}
 
     /**
-     * @param x0      the valid samples' final images [V, 3, S, S]
-     * @param src     their source images, ids their instruction ids
-     * @param r       their optimality r [V] (f32)
-     * @param epoch   the epoch (keys the training noise and timesteps)
-     * @param sampleIds a stable id per valid sample (keys its timesteps)
+     * @param x0        the kept samples' final latents [V, ...] on the model's device
+     * @param cond      their conditioning (batch V)
+     * @param r         their optimality r [V] f32 on the device
+     * @param epoch     the epoch (keys the timesteps)
+     * @param sampleIds each sample's global id (keys its training noise and timesteps, so they do
+     *                  not depend on which samples the filter kept or on the number of ranks)
      */
-    Stats accumulate(Tensor x0, Tensor src, Tensor ids, Tensor r, int epoch, List<Long> sampleIds);
+    Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds);
 }

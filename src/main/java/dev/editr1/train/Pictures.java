@@ -12,20 +12,20 @@ import java.util.List;
 
 import javax.imageio.ImageIO;
 
+import dev.editr1.data.ImageLoader;
+
 /** PNG outputs of a run: the held-out grid and the reward/quality curve. Written atomically. */
 public final class Pictures {
     private Pictures() {}
 
     static int rgb(float[] img, int n, int i) {
-        int r = clamp(img[i]), g = clamp(img[n + i]), b = clamp(img[2 * n + i]);
+        int r = ImageLoader.toByte(img[i]), g = ImageLoader.toByte(img[n + i]), b = ImageLoader.toByte(img[2 * n + i]);
         return (r << 16) | (g << 8) | b;
     }
 
-    private static int clamp(float v) {
-        return Math.max(0, Math.min(255, Math.round((v + 1) * 127.5f)));
-    }
-
+    /** An image scaled by an integer factor; a null image (no target) is left as the background. */
     private static void drawImage(BufferedImage out, float[] img, int size, int x0, int y0, int scale) {
+        if (img == null) return;
         int n = size * size;
         for (int y = 0; y < size; y++)
             for (int x = 0; x < size; x++) {
@@ -35,8 +35,11 @@ public final class Pictures {
             }
     }
 
-    /** One row per example: source | instruction | base | trained | target. */
-    /** @param note a line under the instruction (e.g. the two scores) */
+    /**
+     * One row per example: source | instruction | base | trained | target (null when the task has none).
+     *
+     * @param note a line under the instruction (e.g. the two scores)
+     */
     public record Row(float[] source, String instruction, float[] base, float[] trained, float[] target, String note) {}
 
     public static void grid(Path file, List<Row> rows, int size) throws IOException {

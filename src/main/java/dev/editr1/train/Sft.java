@@ -2,7 +2,6 @@ package dev.editr1.train;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -10,82 +9,87 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 
-import dev.editr1.flow.Sampler;
-import dev.editr1.flow.SigmaSchedule;
+import dev.editr1.data.EditItem;
 import dev.editr1.kernels.ForwardResult;
-import dev.editr1.kernels.KernelOps;
-import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
-import dev.editr1.model.Checkpoints;
-import dev.editr1.model.DiTConfig;
-import dev.editr1.model.EditDiT;
+import dev.editr1.model.Adapter;
+import dev.editr1.model.EditingModel;
 import dev.editr1.reward.SimulatedJudge;
-import dev.editr1.world.EditTask;
 
 /**
- * Supervised flow matching of the base model on the world's train split: x_t from the
+ * Supervised flow matching of a model's full weights on a dataset's targets: x_t from the
  * forward-process kernel, loss mean((v − (ε − x0))²), AdamW. {@code editr1 sft} with its defaults
- * produces the embedded base checkpoint that {@code editr1 train} starts from.
+ * (the built-in model from scratch on the embedded world) produces the embedded base checkpoint
+ * that {@code editr1 train} starts from.
  */
 public final class Sft {
-    static final int STREAM_SFT = 4;
-
-    /** SFT settings (defaults: the recipe of the shipped base; see README). */
+    /** The SFT recipe (defaults: the recipe of the shipped base; see README). */
     public static final class Config {
         public long seed = 7;
         public int steps = 3000;
         public int batch = 64;
         public double lr = 2e-3;
         public double weightDecay = 0.0;
-        public int threads = 1;
         public String modelPreset = "tiny";
-        public int imageSize = 18;
-        public long worldSeed = 2026;
-        public int trainTasks = 20000;   // more tasks than steps see twice: generalization, not recall
-        public int heldOutTasks = 128;
         public int evalEvery = 300;
     }
 
     private final Config c;
-    private final KernelOps ops;
+    private final RunContext ctx;
     private final PrintStream log;
 
-    public Sft(Config c, KernelOps ops, PrintStream log) {
+    /** @param ctx a run context whose model is the one to train (its base weights become trainable) */
+    public Sft(Config c, RunContext ctx, PrintStream log) {
         if (c.steps < 1 || c.batch < 1 || !(c.lr > 0)) throw new IllegalArgumentException("sft: steps, batch and lr must be positive");
         this.c = c;
-        this.ops = ops;
+        this.ctx = ctx;
         this.log = log;
     }
 
-    public EditDiT run(Path out) throws IOException {
-        dev.editr1.kernels.Backend.setCpuThreads(c.threads);
-        WorldData data = new WorldData(c.worldSeed, c.trainTasks, c.heldOutTasks, c.imageSize);
-        DiTConfig mc = DiTConfig.preset(c.modelPreset, c.imageSize, data.vocab.size(), data.vocab.length());
-        EditDiT model = new EditDiT(mc, c.seed);
-        model.base.requireGrad(true);
-        AdamW opt = new AdamW(model.base, 0.9, 0.999, 1e-8, c.weightDecay);
-        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, mc.imageTokens(), Double.NaN);
-        SimulatedJudge judge = new SimulatedJudge(ops, 99, 0.05);
-        Evaluator ev = new Evaluator(data, ops, judge, 12345);
-        log.printf(Locale.ROOT, "sft: %s model, %d parameters, %d train tasks, %d steps of %d%n", c.modelPreset,
-                model.base.count(), data.train.size(), c.steps, c.batch);
+    /** Trains; returns the model (its weights trained in place). */
+    public EditingModel run() {
+        EditingModel model = ctx.model;
+        List<EditItem> train = ctx.data.train();
+        for (EditItem it : train)
+            if (!it.hasTarget()) throw new IllegalArgumentException("sft needs a target for every train item; " + it.id() + " has none");
+        model.base().requireGrad(true);
+        try (SimulatedJudge judge = new SimulatedJudge(ctx.ops, 99, 0.05)) {
+            train(model, train, new Evaluator(ctx, judge, 12345));
+        }
+        model.base().requireGrad(false);
+        return model;
+    }
+
+    private void train(EditingModel model, List<EditItem> train, Evaluator ev) {
+        AdamW opt = new AdamW(model.base(), 0.9, 0.999, 1e-8, c.weightDecay);
+        log.printf(Locale.ROOT, "sft: %d parameters, %d train tasks, %d steps of %d%n", model.base().count(), train.size(), c.steps,
+                c.batch);
+        int s = ctx.data.resolution();
         long t0 = System.nanoTime();
         double avg = Double.NaN;
         for (int step = 0; step < c.steps; step++) {
             try (PointerScope scope = new PointerScope()) {
                 SplittableRandom rng = new SplittableRandom(c.seed * 1_000_003L + step);
-                List<EditTask> tasks = new ArrayList<>();
+                List<EditItem> tasks = new ArrayList<>();
                 float[] t = new float[c.batch];
                 for (int i = 0; i < c.batch; i++) {
-                    tasks.add(data.train.get(rng.nextInt(data.train.size())));
+                    tasks.add(train.get(rng.nextInt(train.size())));
                     t[i] = (float) rng.nextDouble();
                 }
-                Tensor tt = Tensors.fromFloats(t, c.batch);
-                Tensor x0 = data.targets(tasks);
-                ForwardResult fr = ops.forwardProcess(new NoiseKey(c.seed, (long) step * c.batch, STREAM_SFT), x0, tt, true);
-                Tensor v = model.velocity(fr.xt(), data.sources(tasks), data.idTensor(tasks), tt, null);
+                Tensor tt = Tensors.fromFloats(t, model.device(), c.batch);
+                Tensor x0;
+                try (NoGradGuard g = new NoGradGuard()) {
+                    Tensor[] imgs = new Tensor[c.batch];
+                    for (int i = 0; i < c.batch; i++) imgs[i] = Tensors.fromFloats(ctx.data.target(tasks.get(i)), model.device(), 1, 3, s, s);
+                    x0 = model.codec().encode(torch.cat(new TensorVector(imgs), 0));
+                }
+                ForwardResult fr = ctx.ops.forwardProcess(NoiseStreams.SFT.key(c.seed, (long) step * c.batch), x0, tt, true);
+                Tensor v = model.velocity(fr.xt(), tt, ctx.conditions(tasks), Adapter.OFF);
                 Tensor loss = v.sub(fr.eps().sub(x0)).square().mean();
                 loss.backward();
                 opt.clipGradNorm(1.0);
@@ -100,20 +104,19 @@ public final class Sft {
                         (step + 1) / el, Trainer.hms(el / (step + 1) * (c.steps - step - 1)));
             }
             if ((step + 1) % c.evalEvery == 0 || step + 1 == c.steps) {
-                model.base.requireGrad(false);
+                model.base().requireGrad(false);
                 try (PointerScope scope = new PointerScope()) {
-                    Evaluator.Result r = ev.evaluate(model, null, sigmas, Sampler.Solver.DPM2M, 64);
+                    Evaluator.Result r = ev.evaluate(Adapter.OFF, 64);
                     log.printf(Locale.ROOT, "  held-out: judge %s  true quality %s%n", r.scoreCi(), r.qualityCi());
                 }
-                model.base.requireGrad(true);
+                model.base().requireGrad(true);
             }
         }
-        judge.close();
-        model.base.requireGrad(false);
-        Checkpoints.saveBase(model, out, Map.of("editr1.sft", String.format(Locale.ROOT,
-                "seed=%d steps=%d batch=%d lr=%g world_seed=%d train_tasks=%d", c.seed, c.steps, c.batch, c.lr, c.worldSeed,
-                c.trainTasks)));
-        log.println("sft: base checkpoint written to " + out);
-        return model;
+    }
+
+    /** The recipe as checkpoint metadata. */
+    public Map<String, String> recipe() {
+        return Map.of("editr1.sft", String.format(Locale.ROOT, "seed=%d steps=%d batch=%d lr=%g world_seed=%d train_tasks=%d",
+                c.seed, c.steps, c.batch, c.lr, ctx.config.worldSeed, ctx.config.trainTasks));
     }
 }

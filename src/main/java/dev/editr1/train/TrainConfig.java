@@ -1,38 +1,54 @@
 package dev.editr1.train;
 
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.List;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
+import com.google.gson.JsonParseException;
 
+import dev.editr1.flow.Sampler;
 import dev.editr1.flow.SigmaSchedule;
+import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.NftForm;
+import dev.editr1.model.ModelKind;
+import dev.editr1.data.ImageFormat;
 
 /**
  * Every knob of an Edit-R1 run; the defaults are SPEC §5–§7's constants where the SPEC gives one
- * and the embedded CPU default's sizes otherwise. Printed at the start of a run and saved with it.
+ * and the embedded CPU default's sizes otherwise. Printed at the start of a run and saved with it
+ * ({@code config.json}); {@code --set key=value} sets any field. Fields that are choices are enums,
+ * written by their labels ({@link Choices}).
  */
 public final class TrainConfig {
+    /** The policy-optimization objective (a strategy of the one trainer). */
+    public enum ObjectiveKind { NFT }
+
     // ---- run
     public long seed = 1;
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int checkpointEvery = 60;
-    public String objective = "nft";
+    public ObjectiveKind objective = ObjectiveKind.NFT;
+    public String device = "auto";       // auto | cpu | cuda | cuda:N
+    public Backend.Impl impl = Backend.Impl.NATIVE;
 
-    // ---- world and model
-    public int imageSize = 18;           // a 3 × 3 grid of 6-pixel cells
-    public int trainTasks = 20000;        // prompts are drawn from these; few repeats generalize better
+    // ---- model
+    public ModelKind model = ModelKind.BUILTIN;
+    public String weights = "";          // "" = the model's default (the built-in model's embedded base)
+
+    // ---- data: "" = the embedded world, else a folder in Edit-R1's layout
+    public String data = "";
+    public int imageSize = 18;           // the embedded world's canvas: a 3 × 3 grid of 6-pixel cells
+    public int trainTasks = 20000;       // embedded world: prompts are drawn from these; few repeats generalize better
     public int heldOutTasks = 128;
     public long worldSeed = 2026;
-    public String basePath = "";         // "" = the shipped embedded base
-    public String modelPreset = "tiny";
+    public int conditionCacheItems = 4096;   // items whose conditioning (encoded source, instruction) stays computed
 
     // ---- sampling (SPEC §2, §3)
-    public String sigmaPreset = "qwen";
+    public SigmaSchedule.Preset sigmaPreset = SigmaSchedule.Preset.QWEN;
     public int steps = 6;
-    public String solver = "dpm2m";
+    public Sampler.Solver solver = Sampler.Solver.DPM2M;
     public double cfgScale = 1.0;        // 1 = no CFG (SPEC §7 default); > 1: instruction-dropped uncond
 
     // ---- groups (SPEC §5)
@@ -42,7 +58,7 @@ public final class TrainConfig {
     public double advClipMax = 5.0;      // c
     public double filterStd = 0.05;
     public double filterMean = 0.9;
-    public String filterMode = "or";     // or (released code) | and (paper's text)
+    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text)
     public boolean ban = false;
     public double banStd = 0.05;         // ban a prompt when its group's std < banStd …
     public double banMean = 0.9;         // … and mean > banMean
@@ -51,14 +67,14 @@ public final class TrainConfig {
     public double beta = 1.0;
     public double klWeight = 1e-4;       // λ
     public double weightFloor = 1e-5;
-    public String lossForm = "x0";       // x0 | velocity
+    public NftForm lossForm = NftForm.X0;
     public double timestepFraction = 0.99;
 
     // ---- optimizer and policies (SPEC §7)
     public double lr = 3e-4;
     public double beta1 = 0.9, beta2 = 0.999, weightDecay = 1e-4, eps = 1e-8;
     public double gradClip = 1.0;
-    public String oldPolicyDecay = "linear";  // linear: min(0.001·step, 0.5) | zero | delayed
+    public OldPolicySchedule oldPolicyDecay = OldPolicySchedule.LINEAR;
     public double evalEmaMax = 0.9;
     public int loraRank = 32;
     public double loraAlpha = 64;
@@ -72,22 +88,22 @@ public final class TrainConfig {
     public double judgeTimeoutSeconds = 60;
     public int judgeMaxInFlight = 8;
     public int judgeRetries = 4;
-    public String judgeImageFormat = "png";
+    public ImageFormat judgeImageFormat = ImageFormat.PNG;
     public double judgeMassWarning = 0.5;     // warn when a judgement puts less probability on the score tokens
-
-    public NftForm form() {
-        return switch (lossForm) {
-            case "x0" -> NftForm.X0;
-            case "velocity" -> NftForm.VELOCITY;
-            default -> throw new IllegalArgumentException("lossForm must be x0 or velocity, got '" + lossForm + "'");
-        };
-    }
 
     /** All problems at once, each naming the setting; empty when the config is usable. */
     public List<String> problems() {
         List<String> p = new ArrayList<>();
+        for (Field f : TrainConfig.class.getFields())
+            try {
+                if (!Modifier.isStatic(f.getModifiers()) && f.get(this) == null) p.add(f.getName() + " is not set");
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
+            }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
+        if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");
@@ -104,37 +120,21 @@ public final class TrainConfig {
         if (trainTasks < prompts) p.add("trainTasks must be >= prompts (got " + trainTasks + ")");
         if (loraRank < 1) p.add("loraRank must be >= 1 (got " + loraRank + ")");
         if (!(cfgScale >= 1)) p.add("cfgScale must be >= 1 (got " + cfgScale + ")");
-        if (!filterMode.equals("or") && !filterMode.equals("and")) p.add("filterMode must be or or and (got '" + filterMode + "')");
-        if (!List.of("linear", "zero", "delayed").contains(oldPolicyDecay))
-            p.add("oldPolicyDecay must be linear, zero or delayed (got '" + oldPolicyDecay + "')");
-        if (!objective.equals("nft")) p.add("objective must be nft (GRPO is not built yet; got '" + objective + "')");
         if (!(judgeNoise >= 0)) p.add("judgeNoise must be >= 0 (got " + judgeNoise + ")");
         if (!(judgeExponent > 0)) p.add("judgeExponent must be > 0 (got " + judgeExponent + ")");
-        if (!judge.equals("simulated") && !judge.startsWith("http://") && !judge.startsWith("https://"))
+        if (judge != null && !judge.equals("simulated") && !judge.startsWith("http://") && !judge.startsWith("https://"))
             p.add("judge must be 'simulated' or an http(s):// base URL (got '" + judge + "')");
-        if (judge.startsWith("http") && judgeModel.isBlank()) p.add("an HTTP judge needs judgeModel (--judge-model)");
+        if (judge != null && judge.startsWith("http") && (judgeModel == null || judgeModel.isBlank()))
+            p.add("an HTTP judge needs judgeModel (--judge-model)");
         if (!(judgeTimeoutSeconds > 0)) p.add("judgeTimeoutSeconds must be > 0 (got " + judgeTimeoutSeconds + ")");
         if (judgeMaxInFlight < 1) p.add("judgeMaxInFlight must be >= 1 (got " + judgeMaxInFlight + ")");
         if (judgeRetries < 0) p.add("judgeRetries must be >= 0 (got " + judgeRetries + ")");
-        if (!judgeImageFormat.equals("png") && !judgeImageFormat.equals("jpeg"))
-            p.add("judgeImageFormat must be png or jpeg (got '" + judgeImageFormat + "')");
-        try {
-            SigmaSchedule.Preset.parse(sigmaPreset);
-        } catch (IllegalArgumentException e) {
-            p.add(e.getMessage());
-        }
-        try {
-            dev.editr1.flow.Sampler.Solver.parse(solver);
-        } catch (IllegalArgumentException e) {
-            p.add(e.getMessage());
-        }
-        try {
-            form();
-        } catch (IllegalArgumentException e) {
-            p.add(e.getMessage());
-        }
-        if (!List.of("tiny", "small", "base", "large").contains(modelPreset))
-            p.add("modelPreset must be tiny, small, base or large (got '" + modelPreset + "')");
+        if (device != null)
+            try {
+                Backend.DeviceSpec.parse(device);
+            } catch (IllegalArgumentException e) {
+                p.add(e.getMessage());
+            }
         return p;
     }
 
@@ -148,17 +148,78 @@ public final class TrainConfig {
         return Math.max(1, (int) Math.floor(timestepFraction * steps + 1e-9));
     }
 
+    /** The simulated judge's noise seed, derived from a run or evaluation seed (one place for the rule). */
+    public static long judgeSeed(long seed) {
+        return seed * 31 + 7;
+    }
+
     public dev.editr1.reward.Judges.Spec judgeSpec() {
         return new dev.editr1.reward.Judges.Spec(judge, judgeModel, judgeApiKeyEnv, judgeTimeoutSeconds, judgeMaxInFlight,
-                judgeRetries, judgeImageFormat, judgeNoise, judgeExponent, seed * 31 + 7);
+                judgeRetries, judgeImageFormat, judgeNoise, judgeExponent, judgeSeed(seed));
+    }
+
+    /**
+     * Sets a field from text: {@code --set key=value}. Numbers, booleans, strings and choices (by
+     * label) are parsed by the field's type.
+     *
+     * @throws IllegalArgumentException naming the field and what it accepts
+     */
+    public void set(String key, String value) {
+        Field f;
+        try {
+            f = TrainConfig.class.getField(key);
+        } catch (NoSuchFieldException e) {
+            throw new IllegalArgumentException("--set: no config field '" + key + "'");
+        }
+        Class<?> type = f.getType();
+        Object v;
+        try {
+            if (type == int.class) v = Integer.parseInt(value.trim());
+            else if (type == long.class) v = Long.parseLong(value.trim());
+            else if (type == double.class) v = Double.parseDouble(value.trim());
+            else if (type == boolean.class) {
+                if (!value.equalsIgnoreCase("true") && !value.equalsIgnoreCase("false"))
+                    throw new IllegalArgumentException("--set " + key + ": '" + value + "' is not true or false");
+                v = Boolean.parseBoolean(value);
+            } else if (type == String.class) v = value;
+            else if (type.isEnum()) v = parseEnum(type, key, value);
+            else throw new IllegalStateException("field " + key + " has an unsupported type " + type);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--set " + key + ": '" + value + "' is not " + (type == double.class ? "a number" : "an integer"));
+        }
+        try {
+            f.set(this, v);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Object parseEnum(Class<?> type, String key, String value) {
+        return Choices.parse((Class) type, key, value);
+    }
+
+    /** Applies {@code key=value} pairs in order. */
+    public void setAll(List<String> pairs) {
+        if (pairs == null) return;
+        for (String s : pairs) {
+            int eq = s.indexOf('=');
+            if (eq <= 0) throw new IllegalArgumentException("--set expects key=value, got '" + s + "'");
+            set(s.substring(0, eq).trim(), s.substring(eq + 1));
+        }
     }
 
     public String toJson() {
-        return new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(this);
+        return Choices.gson(true).toJson(this);
     }
 
     public static TrainConfig fromJson(String json) {
-        TrainConfig c = new Gson().fromJson(json, TrainConfig.class);
+        TrainConfig c;
+        try {
+            c = Choices.gson(false).fromJson(json, TrainConfig.class);
+        } catch (JsonParseException e) {
+            throw new IllegalArgumentException("configuration does not parse: " + e.getMessage());
+        }
         if (c == null) throw new IllegalArgumentException("empty configuration");
         return c;
     }

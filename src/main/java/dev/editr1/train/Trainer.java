@@ -2,9 +2,6 @@ package dev.editr1.train;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -15,37 +12,36 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 
-import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
-import dev.editr1.flow.Sampler;
-import dev.editr1.flow.SigmaSchedule;
-import dev.editr1.kernels.KernelOps;
+import dev.editr1.data.EditItem;
 import dev.editr1.kernels.NftLossConfig;
-import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Nvtx;
 import dev.editr1.kernels.Tensors;
-import dev.editr1.model.Checkpoints;
-import dev.editr1.model.EditDiT;
-import dev.editr1.model.Safetensors;
+import dev.editr1.model.Adapter;
+import dev.editr1.model.EditingModel;
+import dev.editr1.model.LoraSets;
 import dev.editr1.reward.Judgement;
-import dev.editr1.reward.Judge;
-import dev.editr1.reward.Judges;
-import dev.editr1.world.Batch;
-import dev.editr1.world.EditTask;
 
 /**
- * The one Edit-R1 trainer (SPEC §7): per epoch, rollouts with the old policy, the judge
- * (asynchronous, overlapped with the next rollout chunk), group advantages and the filter, the
- * objective's gradient ({@link Objective}: DiffusionNFT), gradient clipping, AdamW, the old-policy
- * soft update and the evaluation EMA. Ends with a held-out comparison of base and trained.
+ * The one Edit-R1 trainer (SPEC §7). One epoch reads as its phases, each a method returning a
+ * record that can be tested alone:
+ * <ol>
+ *   <li>{@link #plan}: this rank's prompts and the global ids of their samples;</li>
+ *   <li>{@link #rollOut}: rollouts with the old policy, in chunks whose judging overlaps the next chunk;</li>
+ *   <li>{@link #collectRewards}: the judge's verdicts (unscored samples are NaN, never 0);</li>
+ *   <li>{@link #selectSamples}: group advantages over the gathered epoch, r, the low-variance filter;</li>
+ *   <li>{@link #update}: the objective's gradient ({@link Objective}: DiffusionNFT), then
+ *       {@link #optimizerStep} (gradient all-reduce, clipping, AdamW) and the old-policy and EMA
+ *       updates.</li>
+ * </ol>
+ * Ends with a held-out comparison of base and trained. The run folder's outputs and checkpoints
+ * live in {@link RunFolder}; everything the run uses comes from its {@link RunContext}.
  *
  * <p>Built as one rank of many: a {@link Collective} gathers rewards before advantages and averages
  * gradients; in this process it is the single-rank identity. All randomness is keyed by (seed,
@@ -53,32 +49,29 @@ import dev.editr1.world.EditTask;
  * does.
  */
 public final class Trainer {
-    static final int STREAM_ROLLOUT = 1;
     static final long TRAIN_ID_STRIDE = 1L << 24;
 
+    private final RunContext ctx;
     private final TrainConfig cfg;
-    private final KernelOps ops;
-    private final Path runDir;
+    private final EditingModel model;
+    private final RunFolder folder;
     private final PrintStream log;
     private final Collective collective = Collective.single();
 
-    private WorldData data;
-    private Policy policy;
+    private LoraSets lora;
     private AdamW optimizer;
     private Objective objective;
-    private Judge judge;
-    private double[] sigmas;
-    private Sampler.Solver solver;
-    private OldPolicySchedule oldSchedule;
+    private Rollouts rollouts;
     private final Set<String> banned = new HashSet<>();
     private int startEpoch;
     private double elapsedBefore;
     private final List<Double> rewardCurve = new ArrayList<>(), qualityCurve = new ArrayList<>();
 
-    public Trainer(TrainConfig cfg, KernelOps ops, Path runDir, PrintStream log) {
-        this.cfg = cfg;
-        this.ops = ops;
-        this.runDir = runDir;
+    public Trainer(RunContext ctx, RunFolder folder, PrintStream log) {
+        this.ctx = ctx;
+        this.cfg = ctx.config;
+        this.model = ctx.model;
+        this.folder = folder;
         this.log = log;
     }
 
@@ -90,28 +83,186 @@ public final class Trainer {
     // -------------------------------------------------------------------------------------------
     // set-up
 
-    /** Loads the base model, builds adapters and optimizer; on resume, restores the last checkpoint. */
-    public void setUp(EditDiT base, boolean resume) throws IOException {
-        cfg.validate();
-        dev.editr1.kernels.Backend.setCpuThreads(cfg.threads);
-        data = new WorldData(cfg.worldSeed, cfg.trainTasks, cfg.heldOutTasks, cfg.imageSize);
-        if (base.cfg.imageSize() != cfg.imageSize)
-            throw new IllegalArgumentException("the base model draws " + base.cfg.imageSize() + " px canvases but imageSize is "
-                    + cfg.imageSize);
-        policy = new Policy(base, cfg.loraRank, cfg.loraAlpha, cfg.seed);
-        optimizer = new AdamW(policy.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
-        sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.parse(cfg.sigmaPreset), cfg.steps,
-                base.cfg.imageTokens(), Double.NaN);
-        solver = Sampler.Solver.parse(cfg.solver);
-        oldSchedule = OldPolicySchedule.parse(cfg.oldPolicyDecay);
-        judge = Judges.create(cfg.judgeSpec(), ops);
-        NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.form());
-        objective = new NftObjective(policy, ops, lc, sigmas, cfg.timestepsPerSample(), cfg.seed);
-        if (resume) restore();
+    /** Builds the adapters (on the run's device) and the optimizer; on resume, restores the last checkpoint. */
+    public void setUp(boolean resume) throws IOException {
+        lora = LoraSets.fresh(model.loraTargets(), cfg.loraRank, cfg.loraAlpha, model.loraInit(), cfg.seed);
+        model.attachLora(lora);
+        optimizer = new AdamW(lora.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
+        rollouts = ctx.rollouts();
+        NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
+        objective = switch (cfg.objective) {
+            case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed);
+        };
+        if (resume) {
+            RunFolder.TrainerState st = folder.restore(lora, optimizer);
+            startEpoch = st.epochsDone();
+            elapsedBefore = st.elapsedSeconds();
+            banned.addAll(st.banned());
+            rewardCurve.addAll(st.rewardCurve());
+            qualityCurve.addAll(st.qualityCurve());
+            log.println("resuming after epoch " + startEpoch + " (optimizer step " + optimizer.step() + ") from " + folder.dir());
+        }
     }
 
     // -------------------------------------------------------------------------------------------
-    // one epoch
+    // the phases of one epoch
+
+    /**
+     * This rank's share of an epoch: its prompts (whole groups), each repeated groupSize times, and
+     * the global id of the first sample (sample j of the epoch has id epoch·2²⁴ + j on every world size).
+     */
+    public record EpochPlan(int epoch, List<EditItem> prompts, List<EditItem> samples, long idBase, int firstSample) {
+        /** The global id of local sample i. */
+        long id(int i) {
+            return idBase + i;
+        }
+    }
+
+    /** The epoch's P prompts, drawn from the train split by (seed, epoch), skipping banned ones. */
+    List<EditItem> prompts(int epoch) {
+        List<EditItem> train = ctx.data.train();
+        SplittableRandom rng = new SplittableRandom(cfg.seed * 1_000_033L + epoch);
+        List<EditItem> out = new ArrayList<>();
+        int guard = 0;
+        while (out.size() < cfg.prompts) {
+            EditItem t = train.get(rng.nextInt(train.size()));
+            if (banned.contains(t.groupKey()) && guard++ < 100 * cfg.prompts) continue;
+            out.add(t);
+        }
+        return out;
+    }
+
+    EpochPlan plan(int epoch) {
+        List<EditItem> all = prompts(epoch);
+        int per = (cfg.prompts + collective.worldSize() - 1) / collective.worldSize();
+        int from = Math.min(all.size(), collective.rank() * per), to = Math.min(all.size(), (collective.rank() + 1) * per);
+        List<EditItem> mine = all.subList(from, to), samples = new ArrayList<>();
+        for (EditItem t : mine) for (int j = 0; j < cfg.groupSize; j++) samples.add(t);
+        int first = from * cfg.groupSize;
+        return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first);
+    }
+
+    /** Rollout latents per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
+    record Rollout(List<Tensor> latents, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double seconds) {
+        Tensor all() {
+            return latents.size() == 1 ? latents.get(0) : torch.cat(new TensorVector(latents.toArray(new Tensor[0])), 0);
+        }
+    }
+
+    /** Rollouts with the old policy in chunks of rolloutBatch; each chunk's judging overlaps the next chunk. */
+    Rollout rollOut(EpochPlan plan) {
+        int n = plan.samples().size(), s = ctx.data.resolution();
+        List<Tensor> parts = new ArrayList<>();
+        List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
+        double[] quality = new double[n];
+        long t0 = System.nanoTime();
+        for (int start = 0; start < n; start += cfg.rolloutBatch) {
+            List<EditItem> chunk = plan.samples().subList(start, Math.min(n, start + cfg.rolloutBatch));
+            Tensor x0;
+            try (Nvtx.Range r = Nvtx.range("train.rollout")) {
+                x0 = rollouts.sample(ctx.conditions(chunk), Adapter.OLD, NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(start)));
+            }
+            parts.add(x0);
+            float[] images = Tensors.toFloats(model.codec().decode(x0));
+            assert images.length == chunk.size() * 3 * s * s;
+            pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(start), quality, start)));
+        }
+        return new Rollout(parts, pending, quality, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** The epoch's rewards (NaN = unscored), judgements with little mass on the score tokens, and failures. */
+    record Rewards(double[] rewards, int lowMass, List<String> failures, double seconds) {}
+
+    Rewards collectRewards(EpochPlan plan, Rollout ro) {
+        long t0 = System.nanoTime();
+        double[] rewards = new double[plan.samples().size()];
+        int k = 0, lowMass = 0;
+        List<String> failures = new ArrayList<>();
+        try (Nvtx.Range r = Nvtx.range("train.judge_wait")) {
+            for (CompletableFuture<List<Judgement>> f : ro.verdicts())
+                for (Judgement jd : f.join()) {
+                    rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
+                    if (!jd.scored()) failures.add(jd.failure());
+                    else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
+                }
+        }
+        if (lowMass > 0)
+            log.printf(Locale.ROOT, "warning: epoch %d: %d of %d judgements put less than %.2f probability on the score tokens%n",
+                    plan.epoch() + 1, lowMass, rewards.length, cfg.judgeMassWarning);
+        if (!failures.isEmpty())
+            log.printf(Locale.ROOT, "warning: epoch %d: %d samples unscored (excluded from their groups), e.g. %s%n",
+                    plan.epoch() + 1, failures.size(), failures.get(0));
+        return new Rewards(rewards, lowMass, failures, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** The group statistics of the gathered epoch and this rank's kept samples (local indices) with their r. */
+    record Selection(GroupStats stats, int[] kept, float[] r, double seconds) {}
+
+    Selection selectSamples(EpochPlan plan, Rewards rw) {
+        long t0 = System.nanoTime();
+        double[] gathered = collective.allGather(rw.rewards());
+        List<double[]> groups = new ArrayList<>();
+        for (int g = 0; g < gathered.length / cfg.groupSize; g++)
+            groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
+        GroupStats st = GroupStats.compute(groups, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
+                cfg.banMean);
+        int firstGroup = plan.firstSample() / cfg.groupSize;
+        if (cfg.ban)
+            for (int g = 0; g < plan.prompts().size(); g++)
+                if (st.banned[firstGroup + g]) banned.add(plan.prompts().get(g).groupKey());
+        List<Integer> kept = new ArrayList<>();
+        for (int i = 0; i < plan.samples().size(); i++) if (st.valid[plan.firstSample() + i]) kept.add(i);
+        int[] idx = kept.stream().mapToInt(Integer::intValue).toArray();
+        float[] r = new float[idx.length];
+        for (int i = 0; i < idx.length; i++) r[i] = (float) st.r[plan.firstSample() + idx[i]];
+        return new Selection(st, idx, r, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** What one optimizer update did. */
+    record Update(Objective.Stats objective, double gradNorm, long step, double oldDecay, double optimizerSeconds) {
+        static final Update NONE = new Update(new Objective.Stats(0, 0, 0, 0), 0, -1, Double.NaN, 0);
+    }
+
+    /** The objective on the kept samples, then {@link #optimizerStep} and the policy updates. */
+    Update update(EpochPlan plan, Rollout ro, Selection sel) {
+        int v = sel.kept().length;
+        long[] ids = new long[v];
+        List<EditItem> items = new ArrayList<>(v);
+        long[] rows = new long[v];
+        for (int i = 0; i < v; i++) {
+            ids[i] = plan.id(sel.kept()[i]);
+            rows[i] = sel.kept()[i];
+            items.add(plan.samples().get(sel.kept()[i]));
+        }
+        Tensor x0 = ro.all().index_select(0, Tensors.fromLongs(rows, model.device())).contiguous();
+        Objective.Stats os;
+        try (Nvtx.Range range = Nvtx.range("train.objective")) {
+            os = objective.accumulate(x0, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v), plan.epoch(), ids);
+        }
+        long o0 = System.nanoTime();
+        double gradNorm;
+        long step;
+        double decay;
+        try (Nvtx.Range range = Nvtx.range("train.optimizer")) {
+            gradNorm = optimizerStep();
+            step = optimizer.step();
+            decay = cfg.oldPolicyDecay.decay(step);
+            lora.updateOld(decay);
+            lora.updateEma(OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
+        }
+        return new Update(os, gradNorm, step, decay, (System.nanoTime() - o0) / 1e9);
+    }
+
+    /** Averages θ's gradients over the ranks, clips their norm, steps AdamW and zeroes them; returns the norm before clipping. */
+    double optimizerStep() {
+        List<Tensor> grads = new ArrayList<>();
+        for (Tensor p : lora.theta.params.tensors()) grads.add(p.grad());
+        collective.allReduceMean(grads);
+        double norm = optimizer.clipGradNorm(cfg.gradClip);
+        optimizer.step(cfg.lr);
+        optimizer.zeroGrad();
+        return norm;
+    }
 
     /**
      * Metrics of one epoch: one line of metrics.jsonl (every field a function of the seed, so two runs
@@ -149,167 +300,42 @@ public final class Trainer {
         }
     }
 
-    List<EditTask> prompts(int epoch) {
-        SplittableRandom rng = new SplittableRandom(cfg.seed * 1_000_033L + epoch);
-        List<EditTask> out = new ArrayList<>();
-        int guard = 0;
-        while (out.size() < cfg.prompts) {
-            EditTask t = data.train.get(rng.nextInt(data.train.size()));
-            if (banned.contains(t.key()) && guard++ < 100 * cfg.prompts) continue;
-            out.add(t);
-        }
-        return out;
-    }
-
+    /** One epoch: plan → rollouts → rewards → selection → update. */
     public EpochMetrics epoch(int epoch) {
-        long tStart = System.nanoTime();
+        long t0 = System.nanoTime();
+        EpochPlan plan = plan(epoch);
+        Rollout ro = rollOut(plan);
+        Rewards rw = collectRewards(plan, ro);
+        Selection sel = selectSamples(plan, rw);
+        Update up = sel.kept().length == 0 ? Update.NONE : update(plan, ro, sel);
         Map<String, Double> sec = new LinkedHashMap<>();
-        // this rank's share of the groups (all of them in one process)
-        List<EditTask> all = prompts(epoch);
-        int per = (cfg.prompts + collective.worldSize() - 1) / collective.worldSize();
-        List<EditTask> mine = all.subList(Math.min(all.size(), collective.rank() * per),
-                Math.min(all.size(), (collective.rank() + 1) * per));
-        List<EditTask> samples = new ArrayList<>();
-        for (EditTask t : mine) for (int j = 0; j < cfg.groupSize; j++) samples.add(t);
-        int n = samples.size(), s = data.size();
-        long idBase = epoch * TRAIN_ID_STRIDE + (long) collective.rank() * per * cfg.groupSize;
-
-        // 1-2. rollouts in chunks with the old policy; each chunk's judging overlaps the next chunk
-        List<Tensor> x0parts = new ArrayList<>();
-        List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
-        double[] quality = new double[n];
-        double rolloutSec = 0;
-        for (int start = 0; start < n; start += cfg.rolloutBatch) {
-            long r0 = System.nanoTime();
-            List<EditTask> chunk = samples.subList(start, Math.min(n, start + cfg.rolloutBatch));
-            NoiseKey key = new NoiseKey(cfg.seed, idBase + start, STREAM_ROLLOUT);
-            Tensor x0;
-            try (Nvtx.Range r = Nvtx.range("train.rollout")) {
-                x0 = policy.sample(data, chunk, policy.old, key, sigmas, solver, cfg.cfgScale, ops);
-            }
-            x0parts.add(x0);
-            pending.add(judge.judge(data.judgeRequests(chunk, Tensors.toFloats(x0), idBase + start, quality, start)));
-            rolloutSec += (System.nanoTime() - r0) / 1e9;
-        }
-        sec.put("rollout", rolloutSec);
-        long j0 = System.nanoTime();
-        double[] rewards = new double[n];
-        int k = 0, lowMass = 0;
-        List<String> failures = new ArrayList<>();
-        Nvtx.Range judgeRange = Nvtx.range("train.judge_wait");
-        for (CompletableFuture<List<Judgement>> f : pending)
-            for (Judgement jd : f.join()) {
-                rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
-                if (!jd.scored()) failures.add(jd.failure());
-                else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
-            }
-        judgeRange.close();
-        if (lowMass > 0)
-            log.printf(Locale.ROOT, "warning: epoch %d: %d of %d judgements put less than %.2f probability on the score tokens%n",
-                    epoch + 1, lowMass, n, cfg.judgeMassWarning);
-        if (!failures.isEmpty())
-            log.printf(Locale.ROOT, "warning: epoch %d: %d samples unscored (excluded from their groups), e.g. %s%n", epoch + 1,
-                    failures.size(), failures.get(0));
-        sec.put("judge_wait", (System.nanoTime() - j0) / 1e9);
-
-        // 3. advantages over the gathered epoch
-        long a0 = System.nanoTime();
-        double[] gathered = collective.allGather(rewards);
-        List<double[]> groups = new ArrayList<>();
-        for (int g = 0; g < gathered.length / cfg.groupSize; g++)
-            groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
-        GroupStats st = GroupStats.compute(groups, cfg.advClipMax, cfg.filterStd, cfg.filterMean,
-                cfg.filterMode.equals("and") ? GroupStats.FilterMode.AND : GroupStats.FilterMode.OR, cfg.banStd, cfg.banMean);
-        if (cfg.ban)
-            for (int g = 0; g < mine.size(); g++) if (st.banned[collective.rank() * per + g]) banned.add(mine.get(g).key());
-        int offset = collective.rank() * per * cfg.groupSize;
-        List<Integer> valid = new ArrayList<>();
-        for (int i = 0; i < n; i++) if (st.valid[offset + i]) valid.add(i);
-        sec.put("advantages", (System.nanoTime() - a0) / 1e9);
-
-        // 4-7. the objective, clipping, AdamW, old-policy update, EMA
-        double loss = 0, kl = 0, gradNorm = 0, decay = Double.NaN;
-        double fwd = 0, bwd = 0, opt = 0;
-        if (!valid.isEmpty()) {
-            Tensor x0all = torch.cat(new TensorVector(x0parts.toArray(new Tensor[0])), 0);
-            Tensor idx = Tensors.fromFloats(toFloats(valid), valid.size()).to(torch.ScalarType.Long);
-            List<EditTask> vt = new ArrayList<>();
-            List<Long> ids = new ArrayList<>();
-            float[] r = new float[valid.size()];
-            for (int i = 0; i < valid.size(); i++) {
-                vt.add(samples.get(valid.get(i)));
-                ids.add(idBase + valid.get(i));
-                r[i] = (float) st.r[offset + valid.get(i)];
-            }
-            Objective.Stats os;
-            try (Nvtx.Range range = Nvtx.range("train.objective")) {
-                os = objective.accumulate(x0all.index_select(0, idx).contiguous(), data.sources(vt),
-                    data.idTensor(vt), Tensors.fromFloats(r, r.length), epoch, ids);
-            }
-            loss = os.loss();
-            kl = os.kl();
-            fwd = os.forwardSeconds();
-            bwd = os.backwardSeconds();
-            long o0 = System.nanoTime();
-            Nvtx.Range optRange = Nvtx.range("train.optimizer");
-            collective.allReduceMean(gradients());
-            gradNorm = optimizer.clipGradNorm(cfg.gradClip);
-            optimizer.step(cfg.lr);
-            optimizer.zeroGrad();
-            long step = optimizer.step();
-            decay = oldSchedule.decay(step);
-            policy.old.params.lerpFrom(policy.theta.params, decay);
-            policy.ema.params.lerpFrom(policy.theta.params, OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
-            optRange.close();
-            opt = (System.nanoTime() - o0) / 1e9;
-        }
-        sec.put("loss", fwd);
-        sec.put("backward", bwd);
-        sec.put("optimizer", opt);
-        double total = (System.nanoTime() - tStart) / 1e9;
+        sec.put("rollout", ro.seconds());
+        sec.put("judge_wait", rw.seconds());
+        sec.put("advantages", sel.seconds());
+        sec.put("loss", up.objective().forwardSeconds());
+        sec.put("backward", up.objective().backwardSeconds());
+        sec.put("optimizer", up.optimizerSeconds());
+        double total = (System.nanoTime() - t0) / 1e9;
         sec.put("total", total);
-        double rs = 0, rs2 = 0, q = 0;
-        int rc = 0;
-        for (double x : rewards)
-            if (!Double.isNaN(x)) {
-                rs += x;
-                rs2 += x * x;
-                rc++;
-            }
-        for (double x : quality) q += x;
-        double rm = rc > 0 ? rs / rc : Double.NaN;
-        return new EpochMetrics(epoch, optimizer.step(), rm, rc > 0 ? Math.sqrt(Math.max(0, rs2 / rc - rm * rm)) : Double.NaN,
-                q / n, st.filteredFraction(), valid.size(), st.unscored, lowMass, loss, kl, gradNorm, decay, sec, n / total);
-    }
-
-    private List<Tensor> gradients() {
-        List<Tensor> g = new ArrayList<>();
-        for (Tensor p : policy.theta.params.tensors()) g.add(p.grad());
-        return g;
-    }
-
-    private static float[] toFloats(List<Integer> v) {
-        float[] f = new float[v.size()];
-        for (int i = 0; i < f.length; i++) f[i] = v.get(i);
-        return f;
+        Moments rm = Moments.of(rw.rewards()), q = Moments.of(ro.quality());
+        int n = rw.rewards().length;
+        return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
+                sel.stats().filteredFraction(), sel.kept().length, sel.stats().unscored, rw.lowMass(), up.objective().loss(),
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total);
     }
 
     // -------------------------------------------------------------------------------------------
     // the whole run
 
     public Summary run() throws IOException {
-        Files.createDirectories(runDir);
-        Checkpoints.writeAtomically(runDir.resolve("config.json"), cfg.toJson());
+        folder.writeConfig(cfg);
         long t0 = System.nanoTime();
-        Path metrics = runDir.resolve("metrics.jsonl"), timings = runDir.resolve("timings.jsonl");
-        Gson gson = new GsonBuilder().serializeSpecialFloatingPointValues().create();
         for (int e = startEpoch; e < cfg.epochs; e++) {
             EpochMetrics m;
             try (PointerScope scope = new PointerScope()) {
                 m = epoch(e);
             }
-            append(metrics, gson.toJson(m.metrics()));
-            append(timings, gson.toJson(m.timings()));
+            folder.append(m);
             rewardCurve.add(m.rewardMean());
             qualityCurve.add(m.trueQuality());
             double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
@@ -318,34 +344,28 @@ public final class Trainer {
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
-            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs) checkpoint(e + 1, elapsed);
+            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs)
+                folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
+                        rewardCurve, qualityCurve));
         }
         double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9;
         return finish(wall);
     }
 
-    private static void append(Path file, String line) throws IOException {
-        Files.writeString(file, line + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
-                java.nio.file.StandardOpenOption.APPEND);
-    }
-
     private Summary finish(double wall) throws IOException {
-        log.println("evaluating base and trained on " + data.heldOut.size() + " held-out tasks ...");
-        Evaluator ev = new Evaluator(data, ops, judge, cfg.seed, cfg.cfgScale);
+        log.println("evaluating base and trained on " + ctx.data.heldOut().size() + " held-out tasks ...");
+        Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
         try (PointerScope scope = new PointerScope()) {
-            base = ev.evaluate(policy.model, null, sigmas, solver, 64);
-            trained = ev.evaluate(policy.model, policy.ema, sigmas, solver, 64);
+            base = ev.evaluate(Adapter.OFF, 64);
+            trained = ev.evaluate(Adapter.EMA, 64);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
                 base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), cfg.epochs,
                 wall);
         writeSummary(s);
         pictures(base, trained);
-        Path fin = runDir.resolve("checkpoints").resolve("final");
-        Checkpoints.saveAdapter(policy.ema, fin, "adapter_ema", policy.model.loraTargets());
-        Checkpoints.saveAdapter(policy.theta, fin, "adapter_policy", policy.model.loraTargets());
-        Checkpoints.saveBase(policy.model, fin.resolve("base.safetensors"), Map.of());
+        folder.writeFinal(lora);
         printTable(s);
         return s;
     }
@@ -357,10 +377,13 @@ public final class Trainer {
         o.add("gain", pair(s.scoreGain(), s.qualityGain()));
         o.addProperty("epochs", s.epochs());
         o.addProperty("wall_seconds", s.wallSeconds());
-        o.addProperty("held_out_tasks", data.heldOut.size());
+        o.addProperty("held_out_tasks", ctx.data.heldOut().size());
         o.addProperty("trained_adapter", "checkpoints/final/adapter_ema.safetensors (evaluation EMA of θ)");
-        o.addProperty("judge", judge.describe());
-        Checkpoints.writeAtomically(runDir.resolve("summary.json"), new GsonBuilder().setPrettyPrinting().create().toJson(o));
+        o.addProperty("model", model.describe());
+        o.addProperty("data", ctx.data.describe());
+        o.addProperty("device", ctx.backend.describe());
+        o.addProperty("judge", ctx.judge().describe());
+        folder.writeJson("summary.json", o);
     }
 
     private static JsonObject pair(Evaluator.Interval score, Evaluator.Interval quality) {
@@ -381,29 +404,28 @@ public final class Trainer {
 
     private void pictures(Evaluator.Result base, Evaluator.Result trained) throws IOException {
         float[] b = base.images(), t = trained.images();
-        int s = data.size(), rows = Math.min(8, data.heldOut.size());
+        int s = ctx.data.resolution(), per = 3 * s * s, rows = Math.min(8, ctx.data.heldOut().size());
         List<Pictures.Row> r = new ArrayList<>();
         for (int i = 0; i < rows; i++) {
-            EditTask task = data.heldOut.get(i);
-            r.add(new Pictures.Row(data.source(task), task.instruction(), Batch.image(b, i, s), Batch.image(t, i, s),
-                    data.target(task), String.format(Locale.ROOT, "judge: base %.2f → trained %.2f", base.score()[i],
-                    trained.score()[i])));
+            EditItem task = ctx.data.heldOut().get(i);
+            r.add(new Pictures.Row(ctx.data.source(task), task.prompt(), java.util.Arrays.copyOfRange(b, i * per, (i + 1) * per),
+                    java.util.Arrays.copyOfRange(t, i * per, (i + 1) * per), ctx.data.target(task),
+                    String.format(Locale.ROOT, "judge: base %.2f → trained %.2f", base.score()[i], trained.score()[i])));
         }
-        Pictures.grid(runDir.resolve("heldout_grid.png"), r, s);
-        double[] rc = rewardCurve.stream().mapToDouble(Double::doubleValue).toArray();
-        double[] qc = qualityCurve.stream().mapToDouble(Double::doubleValue).toArray();
-        Pictures.curve(runDir.resolve("reward_curve.png"), rc, qc);
+        Pictures.grid(folder.file("heldout_grid.png"), r, s);
+        Pictures.curve(folder.file("reward_curve.png"), rewardCurve.stream().mapToDouble(Double::doubleValue).toArray(),
+                qualityCurve.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     private void printTable(Summary s) {
         log.println();
-        log.println("held-out (" + data.heldOut.size() + " tasks)   mean [95% CI]");
+        log.println("held-out (" + ctx.data.heldOut().size() + " tasks)   mean [95% CI]");
         log.printf(Locale.ROOT, "  %-14s %-28s %-28s%n", "", "judge score", "true quality");
         log.printf(Locale.ROOT, "  %-14s %-28s %-28s%n", "base", s.baseScore(), s.baseQuality());
         log.printf(Locale.ROOT, "  %-14s %-28s %-28s%n", "trained", s.trainedScore(), s.trainedQuality());
         log.printf(Locale.ROOT, "  %-14s %-28s %-28s%n", "gain (paired)", s.scoreGain(), s.qualityGain());
         log.printf(Locale.ROOT, "training wall time %s over %d epochs; run folder %s%n", hms(s.wallSeconds()), s.epochs(),
-                runDir);
+                folder.dir());
     }
 
     static String hms(double seconds) {
@@ -411,97 +433,12 @@ public final class Trainer {
         return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
     }
 
-    // -------------------------------------------------------------------------------------------
-    // checkpoints and resume
-
-    private Path checkpoints() {
-        return runDir.resolve("checkpoints");
+    /** The adapter sets being trained. */
+    public LoraSets lora() {
+        return lora;
     }
 
-    /** Writes checkpoints/latest via a temporary folder, so a crash leaves the previous one whole. */
-    void checkpoint(int epochsDone, double elapsed) throws IOException {
-        Path dir = checkpoints().resolve("latest.tmp");
-        deleteTree(dir);
-        Files.createDirectories(dir);
-        List<String> targets = policy.model.loraTargets();
-        Checkpoints.saveAdapter(policy.theta, dir, "adapter_policy", targets);
-        Checkpoints.saveAdapter(policy.old, dir, "adapter_old", targets);
-        Checkpoints.saveAdapter(policy.ema, dir, "adapter_ema", targets);
-        Safetensors.write(dir.resolve("optimizer.safetensors"), optimizer.state(),
-                Map.of("step", String.valueOf(optimizer.step())));
-        JsonObject st = new JsonObject();
-        st.addProperty("epochs_done", epochsDone);
-        st.addProperty("optimizer_step", optimizer.step());
-        st.addProperty("elapsed_seconds", elapsed);
-        com.google.gson.JsonArray b = new com.google.gson.JsonArray();
-        banned.stream().sorted().forEach(b::add);
-        st.add("banned", b);
-        com.google.gson.JsonArray rc = new com.google.gson.JsonArray(), qc = new com.google.gson.JsonArray();
-        rewardCurve.forEach(rc::add);
-        qualityCurve.forEach(qc::add);
-        st.add("reward_curve", rc);
-        st.add("quality_curve", qc);
-        Checkpoints.writeAtomically(dir.resolve("state.json"), new GsonBuilder().serializeSpecialFloatingPointValues().create().toJson(st));
-        Path latest = checkpoints().resolve("latest"), old = checkpoints().resolve("latest.old");
-        deleteTree(old);
-        if (Files.exists(latest)) Files.move(latest, old);
-        Files.move(dir, latest);
-        deleteTree(old);
-    }
-
-    private void restore() throws IOException {
-        Path latest = checkpoints().resolve("latest");
-        if (!Files.isRegularFile(latest.resolve("state.json"))) latest = checkpoints().resolve("latest.old");
-        if (!Files.isRegularFile(latest.resolve("state.json")))
-            throw new IOException("no checkpoint to resume in " + checkpoints() + " (a run writes one every "
-                    + cfg.checkpointEvery + " epochs)");
-        JsonObject st;
-        try {
-            st = JsonParser.parseString(Files.readString(latest.resolve("state.json"))).getAsJsonObject();
-        } catch (RuntimeException e) {
-            throw new IOException("checkpoint state " + latest.resolve("state.json") + " does not parse: " + e.getMessage());
-        }
-        Checkpoints.loadAdapterInto(policy.theta, latest, "adapter_policy");
-        Checkpoints.loadAdapterInto(policy.old, latest, "adapter_old");
-        Checkpoints.loadAdapterInto(policy.ema, latest, "adapter_ema");
-        Safetensors.Contents opt = Safetensors.read(latest.resolve("optimizer.safetensors"));
-        optimizer.loadState(opt.tensors(), Long.parseLong(opt.metadata().getOrDefault("step", "0")));
-        startEpoch = st.get("epochs_done").getAsInt();
-        elapsedBefore = st.get("elapsed_seconds").getAsDouble();
-        st.getAsJsonArray("banned").forEach(x -> banned.add(x.getAsString()));
-        st.getAsJsonArray("reward_curve").forEach(x -> rewardCurve.add(x.isJsonNull() ? Double.NaN : x.getAsDouble()));
-        st.getAsJsonArray("quality_curve").forEach(x -> qualityCurve.add(x.isJsonNull() ? Double.NaN : x.getAsDouble()));
-        // lines written after the checkpoint belong to epochs that will run again
-        for (String f : List.of("metrics.jsonl", "timings.jsonl")) {
-            Path file = runDir.resolve(f);
-            if (!Files.exists(file)) continue;
-            List<String> lines = Files.readAllLines(file);
-            if (lines.size() > startEpoch)
-                Checkpoints.writeAtomically(file, String.join("\n", lines.subList(0, startEpoch)) + (startEpoch > 0 ? "\n" : ""));
-        }
-        log.println("resuming after epoch " + startEpoch + " (optimizer step " + optimizer.step() + ") from " + latest);
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (var walk = Files.walk(p)) {
-            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
-        }
-    }
-
-    public Policy policy() {
-        return policy;
-    }
-
-    public WorldData data() {
-        return data;
-    }
-
-    public double[] sigmas() {
-        return sigmas;
-    }
-
-    public void close() {
-        if (judge != null) judge.close();
+    public AdamW optimizer() {
+        return optimizer;
     }
 }

@@ -2,26 +2,38 @@ package dev.editr1.world;
 
 import java.util.List;
 
-/** The named colours and shape kinds of the embedded world (RGB in [−1, 1]). */
+import dev.editr1.data.ImageLoader;
+
+/**
+ * The named colours and shape kinds of the embedded world (RGB in [−1, 1]). Every colour is an
+ * 8-bit level ({@link ImageLoader#fromByte}), so a canvas written as a PNG and read back is the same
+ * floats bit for bit (an exported world trains exactly like the embedded one).
+ */
 public final class Palette {
     private Palette() {}
 
     /** A named RGB colour. */
-    public record Colour(String name, float r, float g, float b) {}
+    public record Colour(String name, float r, float g, float b) {
+        /** A colour from 8-bit levels. */
+        static Colour rgb8(String name, int r, int g, int b) {
+            return new Colour(name, ImageLoader.fromByte(r), ImageLoader.fromByte(g), ImageLoader.fromByte(b));
+        }
+    }
 
+    // the levels nearest to the first world's colours (0.9 → 242, −0.8 → 26, ...)
     public static final List<Colour> SHAPE_COLOURS = List.of(
-            new Colour("red", 0.9f, -0.8f, -0.8f),
-            new Colour("green", -0.8f, 0.8f, -0.8f),
-            new Colour("blue", -0.8f, -0.7f, 0.9f),
-            new Colour("yellow", 0.9f, 0.85f, -0.9f),
-            new Colour("purple", 0.4f, -0.8f, 0.7f),
-            new Colour("cyan", -0.8f, 0.8f, 0.85f));
+            Colour.rgb8("red", 242, 26, 26),
+            Colour.rgb8("green", 26, 230, 26),
+            Colour.rgb8("blue", 26, 38, 242),
+            Colour.rgb8("yellow", 242, 236, 13),
+            Colour.rgb8("purple", 179, 26, 217),
+            Colour.rgb8("cyan", 26, 230, 236));
 
     public static final List<Colour> BACKGROUNDS = List.of(
-            new Colour("black", -0.9f, -0.9f, -0.9f),
-            new Colour("white", 0.9f, 0.9f, 0.9f),
-            new Colour("gray", 0.0f, 0.0f, 0.0f),
-            new Colour("navy", -0.7f, -0.7f, -0.1f));
+            Colour.rgb8("black", 13, 13, 13),
+            Colour.rgb8("white", 242, 242, 242),
+            Colour.rgb8("gray", 128, 128, 128),
+            Colour.rgb8("navy", 38, 38, 115));
 
     /** The shape kinds, drawn by {@link Renderer}. */
     public enum Kind {

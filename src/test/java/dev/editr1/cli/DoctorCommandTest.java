@@ -27,15 +27,15 @@ class DoctorCommandTest {
         int[] code = new int[1];
         String out = captured(() -> code[0] = Main.run("doctor"));
         assertEquals(0, code[0], out);
-        for (String s : new String[] {"libeditr1:", "libtorch:", "CUDA path built:", "backend:", "threads", "status: OK"})
+        for (String s : new String[] {"libeditr1:", "libtorch:", "CUDA path built:", "device:", "threads", "status: OK"})
             assertTrue(out.contains(s), "doctor output lacks '" + s + "':\n" + out);
     }
 
     @Test
-    void unknownBackendExitsNonZero() {
+    void unknownDeviceExitsNonZero() {
         int[] code = new int[1];
-        String out = captured(() -> code[0] = Main.run("doctor", "--backend", "tpu"));
+        String out = captured(() -> code[0] = Main.run("doctor", "--device", "tpu"));
         assertEquals(1, code[0], out);
-        assertTrue(out.contains("unknown backend"), out);
+        assertTrue(out.contains("unknown device"), out);
     }
 }

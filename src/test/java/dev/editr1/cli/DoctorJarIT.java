@@ -23,6 +23,6 @@ class DoctorJarIT {
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "doctor did not finish");
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, p.exitValue(), out);
-        assertTrue(out.contains("status: OK") && out.contains("libeditr1:") && out.contains("backend:"), out);
+        assertTrue(out.contains("status: OK") && out.contains("libeditr1:") && out.contains("device:"), out);
     }
 }

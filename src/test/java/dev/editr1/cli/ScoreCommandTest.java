@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
-import dev.editr1.reward.ImageCodec;
+import dev.editr1.data.ImageCodec;
 import dev.editr1.reward.LoopbackJudgeServer;
 import dev.editr1.world.Palette;
 import dev.editr1.world.Renderer;
@@ -23,7 +23,7 @@ import dev.editr1.world.Scene;
 class ScoreCommandTest {
     static Path png(Path dir, String name, Scene s) throws Exception {
         Path f = dir.resolve(name);
-        Files.write(f, ImageCodec.encode(new Renderer(18).render(s), 18, "png"));
+        Files.write(f, ImageCodec.encode(new Renderer(18).render(s), 18, dev.editr1.data.ImageFormat.PNG));
         return f;
     }
 

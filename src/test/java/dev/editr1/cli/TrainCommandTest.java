@@ -36,8 +36,14 @@ class TrainCommandTest {
         Object[][] cases = {
                 {new String[] {"--set", "groupSize=1"}, "groupSize"},
                 {new String[] {"--set", "lr=-0.001"}, "lr must be a positive number"},
-                {new String[] {"--set", "sigmaPreset=flux9"}, "unknown sigma preset 'flux9'"},
+                {new String[] {"--set", "sigmaPreset=flux9"}, "unknown sigmaPreset 'flux9' (sd3, kontext, qwen)"},
                 {new String[] {"--set", "nosuchfield=3"}, "no config field 'nosuchfield'"},
+                {new String[] {"--set", "filterMode=xor"}, "unknown filterMode 'xor' (or, and)"},
+                {new String[] {"--set", "solver=rk4"}, "unknown solver 'rk4' (euler, dpm2m)"},
+                {new String[] {"--set", "epochs=many"}, "'many' is not an integer"},
+                {new String[] {"--device", "tpu"}, "unknown device 'tpu' (auto, cpu, cuda or cuda:N)"},
+                {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin)"},
+                {new String[] {"--data", tmp.resolve("no-such-dataset").toString()}, "does not exist"},
                 {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
         };
         int i = 0;
@@ -54,6 +60,49 @@ class TrainCommandTest {
             assertTrue(r.err().contains((String) c[1]), "message for " + String.join(" ", extra) + ": " + r.err());
             assertFalse(Files.exists(out), "nothing is written for a refused run: " + out);
         }
+    }
+
+    @Test
+    void cudaWithoutAGpuStopsAtOnceSayingWhatIsMissing(@TempDir Path tmp) throws Exception {
+        dev.editr1.kernels.Backend.Probe p = dev.editr1.kernels.Backend.probe();
+        org.junit.jupiter.api.Assumptions.assumeFalse(p.cudaUsable(), "CUDA is usable here");
+        for (String device : new String[] {"cuda", "cuda:1"}) {
+            Path out = tmp.resolve("run-" + device.replace(':', '-'));
+            Out r = run("train", "--device", device, "--out", out.toString());
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().contains("CUDA cannot be used") && r.err().contains(p.whyNotCuda(
+                    dev.editr1.kernels.Backend.Impl.NATIVE, 0)), r.err());
+            assertFalse(r.out().contains("epoch"), "nothing ran: " + r.out());
+            assertFalse(Files.exists(out), "nothing is written");
+        }
+    }
+
+    @Test
+    void helpIsClean() {
+        for (String[] args : new String[][] {{"--help"}, {"train", "--help"}, {"eval", "--help"}, {"export-world", "--help"}}) {
+            Out r = run(args);
+            assertEquals(0, r.code());
+            String all = r.out() + r.err();
+            assertFalse(all.contains("WARN") || all.contains("Exception"), String.join(" ", args) + ":\n" + all);
+        }
+        assertTrue(run("eval", "--help").out().contains("95% CIs"));
+    }
+
+    @Test
+    void exportWorldRefusesAFolderInUse(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("used");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("mine.txt"), "keep");
+        Out r = run("export-world", dir.toString(), "--train-tasks", "10", "--held-out-tasks", "2");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("is not an empty folder"), r.err());
+        assertEquals("keep", Files.readString(dir.resolve("mine.txt")));
+        Path fresh = tmp.resolve("fresh");
+        r = run("export-world", fresh.toString(), "--train-tasks", "10", "--held-out-tasks", "2");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(10, Files.readAllLines(fresh.resolve("train_metadata.jsonl")).size());
+        assertEquals(2, Files.readAllLines(fresh.resolve("test_metadata.jsonl")).size());
+        assertFalse(Files.exists(tmp.resolve("fresh.tmp-export")), "no temporary folder left behind");
     }
 
     @Test

@@ -87,6 +87,30 @@ class PhiloxNoiseTest {
         assertTrue(same < 3, "streams 0 and 1 share " + same + " values");
     }
 
+    /** Row ids key each row's ε by a sample id: the same bits as that row drawn at its offset, in any order. */
+    @ParameterizedTest
+    @EnumSource(DType.class)
+    void rowIdsKeyTheForwardProcessBySample(DType dt) {
+        NoiseKey key = new NoiseKey(41, 0, 7);
+        int d = 1025;
+        long[] ids = {900, 3, 1L << 40, 4};
+        Tensor x0 = TestData.tensor(TestData.normal(new SplittableRandom(3), ids.length * d, 1.0), dt, ids.length, d);
+        Tensor t = TestData.f32(0.3f, 1f, 0.02f, 0.6f);
+        ForwardResult keyed = NATIVE.forwardProcess(key, Tensors.fromLongs(ids, Tensors.cpu()), x0, t, true);
+        float[] eps = TestData.floats(keyed.eps()), xt = TestData.floats(keyed.xt());
+        for (int b = 0; b < ids.length; b++) {
+            Tensor row = x0.narrow(0, b, 1).contiguous();
+            ForwardResult one = NATIVE.forwardProcess(key.withRowOffset(ids[b]), row, t.narrow(0, b, 1).contiguous(), true);
+            float[] e1 = TestData.floats(one.eps()), x1 = TestData.floats(one.xt());
+            for (int i = 0; i < d; i++) {
+                assertEquals(Float.floatToRawIntBits(e1[i]), Float.floatToRawIntBits(eps[b * d + i]), "ε row " + b + " element " + i);
+                assertEquals(Float.floatToRawIntBits(x1[i]), Float.floatToRawIntBits(xt[b * d + i]), "x_t row " + b + " element " + i);
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> NATIVE.forwardProcess(key, Tensors.fromLongs(new long[] {1, 2}, Tensors.cpu()), x0, t, true));
+    }
+
     @Test
     void noiseIsIndependentOfThreadCount() {
         NoiseKey key = NoiseKey.of(5);

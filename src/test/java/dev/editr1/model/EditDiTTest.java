@@ -54,7 +54,7 @@ class EditDiTTest {
         try (NoGradGuard g = new NoGradGuard()) {
             for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
                 m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
-            LoraAdapter a = LoraAdapter.create(m.loraShapes(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 3);
+            LoraAdapter a = LoraAdapter.create(m.loraTargets(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 3);
             Tensor x = rnd(1, 2, 3, 16, 16), s = rnd(2, 2, 3, 16, 16), t = Tensors.fromFloats(new float[] {0.3f, 0.9f}, 2);
             float[] base = Tensors.toFloats(m.velocity(x, s, ids(2), t, null));
             assertArrayEquals(base, Tensors.toFloats(m.velocity(x, s, ids(2), t, a)));
@@ -70,11 +70,11 @@ class EditDiTTest {
     @Test
     void loraGradientEqualsAutogradOfTheComposedLoss() {
         EditDiT m = new EditDiT(CFG, 4);
-        LoraAdapter a = LoraAdapter.create(m.loraShapes(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 5), old = a.copy();
+        LoraAdapter a = LoraAdapter.create(m.loraTargets(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 5), old = a.copy();
         try (NoGradGuard g = new NoGradGuard()) {
             for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
                 m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
-            for (String mod : m.loraTargets()) {
+            for (String mod : m.loraTargets().keySet()) {
                 a.b(mod).copy_(rnd(mod.hashCode(), Tensors.shape(a.b(mod))).mul(new Scalar(0.05)));
                 old.b(mod).copy_(a.b(mod).mul(new Scalar(0.9)));
             }

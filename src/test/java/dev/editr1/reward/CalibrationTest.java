@@ -1,5 +1,7 @@
 package dev.editr1.reward;
 
+import dev.editr1.data.ImageCodec;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,6 +66,6 @@ class CalibrationTest {
     }
 
     static void write(Path dir, String name, float[] img) throws IOException {
-        Files.write(dir.resolve(name), ImageCodec.encode(img, 18, "png"));
+        Files.write(dir.resolve(name), ImageCodec.encode(img, 18, dev.editr1.data.ImageFormat.PNG));
     }
 }

@@ -1,5 +1,7 @@
 package dev.editr1.reward;
 
+import dev.editr1.data.ImageFormat;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -129,7 +131,7 @@ class HttpJudgeTest {
 
     HttpJudge judge(String url, Duration timeout, int retries) {
         return new HttpJudge(new HttpJudge.Config(url, "judge", SECRET, timeout, 4, retries, Duration.ofMillis(20),
-                Duration.ofMillis(200), "png", 7), OPS);
+                Duration.ofMillis(200), ImageFormat.PNG, 7), OPS);
     }
 
     /** The score the SPEC defines for these log-probs: softmax over the six digits, expected value / 5. */
@@ -288,7 +290,7 @@ class HttpJudgeTest {
         try (HttpJudge j = judge(url, Duration.ofSeconds(5), 0)) {
             assertFalse(j.describe().contains(SECRET));
             assertFalse(new HttpJudge.Config(url, "judge", SECRET, Duration.ofSeconds(1), 1, 0, Duration.ofMillis(1),
-                    Duration.ofMillis(1), "png", 0).toString().contains(SECRET));
+                    Duration.ofMillis(1), ImageFormat.PNG, 0).toString().contains(SECRET));
         }
     }
 }

@@ -100,4 +100,26 @@ class GroupStatsTest {
         assertEquals(1.0 / 10.0, OldPolicySchedule.evalEmaDecay(0, 0.9), 1e-12);
         assertEquals(0.9, OldPolicySchedule.evalEmaDecay(1000, 0.9), 1e-12);
     }
+
+    /**
+     * The group std in two passes, as upstream's numpy: [0.4, 0.5] × 6 has std exactly at the 0.05
+     * threshold (numpy: 0.04999999999999999), so the group is masked; the one-pass formula gave
+     * 0.0500000000000003 and kept it.
+     */
+    @Test
+    void aGroupExactlyAtTheStdThresholdIsMaskedAsUpstreamMasksIt() {
+        double[] g = {0.4, 0.5, 0.4, 0.5, 0.4, 0.5, 0.4, 0.5, 0.4, 0.5, 0.4, 0.5};
+        double[] other = {0.1, 0.8, 0.3, 0.6};
+        GroupStats s = stats(GroupStats.FilterMode.OR, g, other);
+        assertTrue(s.groupStd[0] <= 0.05, "two-pass std " + s.groupStd[0]);
+        assertTrue(s.filtered[0], "masked at the threshold");
+        assertFalse(s.filtered[1]);
+        double sum = 0, sum2 = 0;
+        for (double x : g) {
+            sum += x;
+            sum2 += x * x;
+        }
+        double m = sum / g.length;
+        assertTrue(Math.sqrt(sum2 / g.length - m * m) > 0.05, "the one-pass formula lands above the threshold");
+    }
 }

@@ -16,7 +16,6 @@ import org.junit.jupiter.api.io.TempDir;
 import com.google.gson.JsonParser;
 
 import dev.editr1.kernels.NativeOps;
-import dev.editr1.model.Checkpoints;
 import dev.editr1.reward.LoopbackJudgeServer;
 
 /** The trainer with an HTTP judge on loopback: failures are excluded and counted, the key stays secret. */
@@ -36,12 +35,11 @@ class TrainerHttpJudgeTest {
             c.judgeRetries = 0;
             ByteArrayOutputStream log = new ByteArrayOutputStream();
             Path dir = tmp.resolve("run");
-            Trainer t = new Trainer(c, new NativeOps(true), dir, new PrintStream(log, true, StandardCharsets.UTF_8));
-            try {
-                t.setUp(Checkpoints.loadEmbeddedBase(), false);
+            PrintStream logOut = new PrintStream(log, true, StandardCharsets.UTF_8);
+            try (RunContext ctx = RunContext.open(c, logOut, new NativeOps(true), null)) {
+                Trainer t = new Trainer(ctx, new RunFolder(dir), logOut);
+                t.setUp(false);
                 t.run();
-            } finally {
-                t.close();
             }
             List<String> lines = Files.readAllLines(dir.resolve("metrics.jsonl"));
             int unscored = 0;

@@ -1,4 +1,4 @@
-package dev.editr1.reward;
+package dev.editr1.data;
 
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.Base64;
 
 import javax.imageio.ImageIO;
+
 
 /** Canvases ([3, S, S] channel-major floats in [−1, 1]) to and from PNG/JPEG and data URLs. */
 public final class ImageCodec {
@@ -22,19 +23,18 @@ public final class ImageCodec {
     }
 
     private static int c(float v) {
-        return Math.max(0, Math.min(255, Math.round((v + 1) * 127.5f)));
+        return ImageLoader.toByte(v);
     }
 
-    /** Encoded bytes in "png" or "jpeg". */
-    public static byte[] encode(float[] img, int size, String format) throws IOException {
+    /** Encoded bytes. */
+    public static byte[] encode(float[] img, int size, ImageFormat format) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
-        if (!ImageIO.write(toImage(img, size), format, b)) throw new IOException("no image writer for " + format);
+        if (!ImageIO.write(toImage(img, size), format.formatName, b)) throw new IOException("no image writer for " + format);
         return b.toByteArray();
     }
 
-    public static String dataUrl(float[] img, int size, String format) throws IOException {
-        String mime = format.equals("jpeg") ? "image/jpeg" : "image/png";
-        return "data:" + mime + ";base64," + Base64.getEncoder().encodeToString(encode(img, size, format));
+    public static String dataUrl(float[] img, int size, ImageFormat format) throws IOException {
+        return "data:" + format.mime + ";base64," + Base64.getEncoder().encodeToString(encode(img, size, format));
     }
 
     /** A square image file as a canvas. */
@@ -48,9 +48,9 @@ public final class ImageCodec {
         float[] out = new float[3 * n];
         for (int i = 0; i < n; i++) {
             int rgb = im.getRGB(i % s, i / s);
-            out[i] = ((rgb >> 16) & 255) / 127.5f - 1;
-            out[n + i] = ((rgb >> 8) & 255) / 127.5f - 1;
-            out[2 * n + i] = (rgb & 255) / 127.5f - 1;
+            out[i] = ImageLoader.fromByte((rgb >> 16) & 255);
+            out[n + i] = ImageLoader.fromByte((rgb >> 8) & 255);
+            out[2 * n + i] = ImageLoader.fromByte(rgb & 255);
         }
         return out;
     }

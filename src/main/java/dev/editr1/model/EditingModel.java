@@ -1,0 +1,75 @@
+package dev.editr1.model;
+
+import java.util.Map;
+
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+
+import dev.editr1.data.EditItem;
+
+/**
+ * An instruction-based image-editing model trained by flow matching: the velocity v(x_t, t | c)
+ * of a latent x_t at time t (SPEC §1: t = 1 is noise) under a {@link Conditioning} c, with one of
+ * its LoRA adapter sets or none. Everything the trainer, the sampler, the evaluator and the
+ * commands know of a model is this contract; the built-in DiT ({@link EditDiT}) is one
+ * implementation.
+ *
+ * <p>Shapes and dtypes: x_t [B, ...latentShape()] in the model's dtype, t [B] f32 in [0, 1], the
+ * velocity like x_t; all on {@link #device()}. The frozen base weights ({@link #base()}) never
+ * require grad; θ of {@link #lora()} does.
+ */
+public interface EditingModel {
+    /** A short description for logs and run folders: kind, size, resolution, weights. */
+    String describe();
+
+    /** Pixels per side of the images this model edits. */
+    int resolution();
+
+    /** The shape of one sample's latent, e.g. [3, S, S] for the built-in model. */
+    long[] latentShape();
+
+    /** Latent tokens of one image: L of the dynamic-shift sigma schedules (SPEC §2). */
+    long imageTokens();
+
+    /** Images ↔ latents for this model. */
+    LatentCodec codec();
+
+    /** The frozen base weights, by their names. */
+    ParamStore base();
+
+    /** The linear layers LoRA adapts, with the [out, in] shapes of their weights. */
+    Map<String, long[]> loraTargets();
+
+    /** How this model's adapters draw A (PEFT's default, or the Gaussian init Edit-R1 uses). */
+    default LoraAdapter.Init loraInit() {
+        return LoraAdapter.Init.KAIMING_UNIFORM;
+    }
+
+    /** The adapter sets (θ, old, EMA), or null before {@link #attachLora}. */
+    LoraSets lora();
+
+    /** Installs adapter sets (moved to the model's device). */
+    void attachLora(LoraSets sets);
+
+    /**
+     * One dataset item's conditioning (B = 1) from its instruction and its source latents
+     * [1, ...latentShape()] (already on the device). Computed once per item and cached by the caller.
+     */
+    Conditioning condition(EditItem item, Tensor sourceLatents);
+
+    /** The conditioning with the instruction dropped (the unconditional branch of CFG). */
+    Conditioning unconditional(Conditioning c);
+
+    /**
+     * v(x_t, t | c) with an adapter set ({@link Adapter#OFF}: the frozen base, the KL reference).
+     *
+     * @param xt [B, ...latentShape()] @param t [B] f32 @param c batch B
+     */
+    Tensor velocity(Tensor xt, Tensor t, Conditioning c, Adapter adapter);
+
+    /** Where the weights live; every input must be there. */
+    Device device();
+
+    /** Moves base weights and adapters to a device. */
+    void to(Device device);
+}

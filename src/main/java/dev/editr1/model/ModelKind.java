@@ -1,0 +1,56 @@
+package dev.editr1.model;
+
+import java.io.IOException;
+import java.nio.file.Path;
+
+import java.util.Map;
+
+import org.bytedeco.pytorch.Device;
+
+import dev.editr1.world.Vocabulary;
+
+/** The editing models editr1 can train, by the name {@code --model} takes. */
+public enum ModelKind {
+    /** the built-in editing DiT of the embedded world ({@link EditDiT}); weights: an editr1 base checkpoint */
+    BUILTIN;
+
+    /** The command-line name. */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+
+    /**
+     * Loads a model's frozen base and moves it to a device.
+     *
+     * @param weights the weights (a file or folder), or "" for the model's default (the built-in
+     *                model's embedded base)
+     */
+    public EditingModel load(String weights, Device device) throws IOException {
+        EditingModel m = switch (this) {
+            case BUILTIN -> weights == null || weights.isEmpty() ? Checkpoints.loadEmbeddedBase()
+                    : Checkpoints.loadBase(Path.of(weights));
+        };
+        m.base().requireGrad(false);
+        m.to(device);
+        return m;
+    }
+
+    /** A freshly initialized model of a size preset (SFT from scratch); only the built-in model has one. */
+    public EditingModel fresh(String preset, int imageSize, long seed, Device device) {
+        EditingModel m = switch (this) {
+            case BUILTIN -> {
+                Vocabulary v = Vocabulary.standard();
+                yield new EditDiT(DiTConfig.preset(preset, imageSize, v.size(), v.length()), seed);
+            }
+        };
+        m.to(device);
+        return m;
+    }
+
+    /** Writes a model's base weights as this kind's checkpoint (the built-in model's format). */
+    public void saveBase(EditingModel m, Path file, Map<String, String> meta) throws IOException {
+        switch (this) {
+            case BUILTIN -> Checkpoints.saveBase((EditDiT) m, file, meta);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+package dev.editr1.train;
+
+import java.util.Arrays;
+
+import org.bytedeco.pytorch.Tensor;
+
+import dev.editr1.flow.Sampler;
+import dev.editr1.flow.Velocity;
+import dev.editr1.kernels.DType;
+import dev.editr1.kernels.KernelOps;
+import dev.editr1.kernels.NoiseKey;
+import dev.editr1.kernels.Tensors;
+import dev.editr1.model.Adapter;
+import dev.editr1.model.Conditioning;
+import dev.editr1.model.EditingModel;
+
+/**
+ * Rollouts (SPEC §3, §7 step 1): the final latents of B edits, integrated from Philox noise along
+ * the sigma grid by the fused step kernel, with the model under one of its adapter sets. With
+ * classifier-free guidance ({@code cfgScale > 1}) the unconditional velocity is the model's under
+ * {@link EditingModel#unconditional}; the step kernel combines the two.
+ *
+ * <p>Every tensor lives on the model's device; no autograd (the sampler runs under no-grad).
+ */
+public final class Rollouts {
+    private final EditingModel model;
+    private final KernelOps ops;
+    private final Sampler sampler;
+    private final double[] sigmas;
+    private final Sampler.Solver solver;
+    private final double cfgScale;
+
+    public Rollouts(EditingModel model, KernelOps ops, double[] sigmas, Sampler.Solver solver, double cfgScale) {
+        this.model = model;
+        this.sampler = new Sampler(ops);
+        this.sigmas = sigmas.clone();
+        this.solver = solver;
+        this.cfgScale = cfgScale;
+        this.ops = ops;
+    }
+
+    /**
+     * Final latents [B, ...latentShape] for the conditioning's B rows, from noise rows
+     * key.rowOffset() … + B − 1 (so a sample's noise depends on its id, not its batch).
+     */
+    public Tensor sample(Conditioning c, Adapter adapter, NoiseKey key) {
+        long b = c.batch();
+        long[] ls = model.latentShape();
+        long[] shape = new long[ls.length + 1];
+        shape[0] = b;
+        System.arraycopy(ls, 0, shape, 1, ls.length);
+        Tensor x1 = ops.noise(key, DType.F32, model.device(), shape);
+        Conditioning uncond = cfgScale > 1 ? model.unconditional(c) : null;
+        Sampler.VelocityField field = (x, sigma) -> {
+            float[] tv = new float[(int) b];
+            Arrays.fill(tv, (float) sigma);
+            Tensor t = Tensors.fromFloats(tv, model.device(), b);
+            Tensor cond = model.velocity(x, t, c, adapter);
+            return uncond == null ? Velocity.of(cond) : new Velocity(cond, model.velocity(x, t, uncond, adapter));
+        };
+        return sampler.sample(field, x1, sigmas, solver, cfgScale, 0);
+    }
+
+    /** The grid this sampler integrates along (final 0 included). */
+    public double[] sigmas() {
+        return sigmas.clone();
+    }
+}

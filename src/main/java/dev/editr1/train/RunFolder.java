@@ -1,0 +1,168 @@
+package dev.editr1.train;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
+import dev.editr1.model.Checkpoints;
+import dev.editr1.model.LoraSets;
+import dev.editr1.model.Safetensors;
+
+/**
+ * A run's folder: {@code config.json}, {@code metrics.jsonl} (a function of the seed alone),
+ * {@code timings.jsonl} (wall clock), {@code summary.json}, the pictures, and checkpoints —
+ * {@code checkpoints/latest/} (θ, old and EMA adapters, AdamW state, the trainer's state; written to
+ * a temporary folder and renamed, so a crash leaves the previous one whole) and
+ * {@code checkpoints/final/} (the trained adapters).
+ */
+public final class RunFolder {
+    /** What the trainer needs besides weights to continue a run exactly. */
+    public record TrainerState(int epochsDone, long optimizerStep, double elapsedSeconds, Set<String> banned,
+                               List<Double> rewardCurve, List<Double> qualityCurve) {}
+
+    private final Path dir;
+    private final Gson gson = Choices.gson(false);
+
+    public RunFolder(Path dir) {
+        this.dir = dir;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public Path file(String name) {
+        return dir.resolve(name);
+    }
+
+    private Path checkpoints() {
+        return dir.resolve("checkpoints");
+    }
+
+    public void writeConfig(TrainConfig cfg) throws IOException {
+        Files.createDirectories(dir);
+        Checkpoints.writeAtomically(file("config.json"), cfg.toJson());
+    }
+
+    /** Appends one epoch's line to metrics.jsonl and to timings.jsonl. */
+    public void append(Trainer.EpochMetrics m) throws IOException {
+        append(file("metrics.jsonl"), gson.toJson(m.metrics()));
+        append(file("timings.jsonl"), gson.toJson(m.timings()));
+    }
+
+    private static void append(Path file, String line) throws IOException {
+        Files.writeString(file, line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    }
+
+    public void writeJson(String name, JsonObject o) throws IOException {
+        Checkpoints.writeAtomically(file(name), Choices.gson(true).toJson(o));
+    }
+
+    /** Writes checkpoints/latest via latest.tmp, so a crash leaves the previous checkpoint whole. */
+    public void checkpoint(LoraSets lora, AdamW optimizer, TrainerState st) throws IOException {
+        Path tmp = checkpoints().resolve("latest.tmp");
+        deleteTree(tmp);
+        Files.createDirectories(tmp);
+        Checkpoints.saveAdapter(lora.theta, tmp, "adapter_policy");
+        Checkpoints.saveAdapter(lora.old, tmp, "adapter_old");
+        Checkpoints.saveAdapter(lora.ema, tmp, "adapter_ema");
+        Safetensors.write(tmp.resolve("optimizer.safetensors"), optimizer.state(), Map.of("step", String.valueOf(optimizer.step())));
+        JsonObject o = new JsonObject();
+        o.addProperty("epochs_done", st.epochsDone());
+        o.addProperty("optimizer_step", st.optimizerStep());
+        o.addProperty("elapsed_seconds", st.elapsedSeconds());
+        JsonArray b = new JsonArray();
+        new TreeSet<>(st.banned()).forEach(b::add);
+        o.add("banned", b);
+        o.add("reward_curve", array(st.rewardCurve()));
+        o.add("quality_curve", array(st.qualityCurve()));
+        Checkpoints.writeAtomically(tmp.resolve("state.json"), gson.toJson(o));
+        Path latest = checkpoints().resolve("latest"), old = checkpoints().resolve("latest.old");
+        deleteTree(old);
+        if (Files.exists(latest)) Files.move(latest, old);
+        Files.move(tmp, latest);
+        deleteTree(old);
+    }
+
+    private static JsonArray array(List<Double> xs) {
+        JsonArray a = new JsonArray();
+        xs.forEach(a::add);
+        return a;
+    }
+
+    /**
+     * Restores the last checkpoint into the adapters and the optimizer, truncates metrics.jsonl and
+     * timings.jsonl to the epochs it covers (later lines belong to epochs that run again), and
+     * returns the trainer's state.
+     */
+    public TrainerState restore(LoraSets lora, AdamW optimizer) throws IOException {
+        Path latest = checkpoints().resolve("latest");
+        if (!Files.isRegularFile(latest.resolve("state.json"))) latest = checkpoints().resolve("latest.old");
+        if (!Files.isRegularFile(latest.resolve("state.json")))
+            throw new IOException("no checkpoint to resume in " + checkpoints());
+        JsonObject o;
+        try {
+            o = JsonParser.parseString(Files.readString(latest.resolve("state.json"))).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new IOException("checkpoint state " + latest.resolve("state.json") + " does not parse: " + e.getMessage());
+        }
+        Checkpoints.loadAdapterInto(lora.theta, latest, "adapter_policy");
+        Checkpoints.loadAdapterInto(lora.old, latest, "adapter_old");
+        Checkpoints.loadAdapterInto(lora.ema, latest, "adapter_ema");
+        Safetensors.Contents opt = Safetensors.read(latest.resolve("optimizer.safetensors"));
+        optimizer.loadState(opt.tensors(), Long.parseLong(opt.metadata().getOrDefault("step", "0")));
+        TrainerState st;
+        try {
+            Set<String> banned = new TreeSet<>();
+            o.getAsJsonArray("banned").forEach(x -> banned.add(x.getAsString()));
+            st = new TrainerState(o.get("epochs_done").getAsInt(), optimizer.step(), o.get("elapsed_seconds").getAsDouble(), banned,
+                    doubles(o.getAsJsonArray("reward_curve")), doubles(o.getAsJsonArray("quality_curve")));
+        } catch (RuntimeException e) {
+            throw new IOException("checkpoint state " + latest.resolve("state.json") + " lacks a field: " + e.getMessage());
+        }
+        for (String f : List.of("metrics.jsonl", "timings.jsonl")) {
+            Path file = file(f);
+            if (!Files.exists(file)) continue;
+            List<String> lines = Files.readAllLines(file);
+            int keep = st.epochsDone();
+            if (lines.size() > keep)
+                Checkpoints.writeAtomically(file, String.join("\n", lines.subList(0, keep)) + (keep > 0 ? "\n" : ""));
+        }
+        return st;
+    }
+
+    private static List<Double> doubles(JsonArray a) {
+        List<Double> out = new ArrayList<>();
+        for (JsonElement x : a) out.add(x.isJsonNull() ? Double.NaN : x.getAsDouble());
+        return out;
+    }
+
+    /** checkpoints/final: the EMA adapter (the trained model) and the policy adapter. */
+    public Path writeFinal(LoraSets lora) throws IOException {
+        Path fin = checkpoints().resolve("final");
+        Checkpoints.saveAdapter(lora.ema, fin, "adapter_ema");
+        Checkpoints.saveAdapter(lora.theta, fin, "adapter_policy");
+        return fin;
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) return;
+        try (var walk = Files.walk(p)) {
+            for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) Files.delete(q);
+        }
+    }
+}
