@@ -81,9 +81,11 @@ final class QwenGolden {
                 wi = i;
             }
         }
-        String msg = String.format("%s %s: worst |err| %.3g at element %d of %d (ours %.8g, golden %.8g), tol %.3g: %.1f%% of budget",
+        String budget = atol == 0 ? (worst == 0 ? "exact, as required" : "must be exact")
+                : String.format("%.1f%% of budget", 100 * worst / atol);
+        String msg = String.format("%s %s: worst |err| %.3g at element %d of %d (ours %.8g, golden %.8g), tol %.3g: %s",
                 what, Arrays.toString(Tensors.shape(golden)), worst, wi, g.length, g.length == 0 ? 0f : a[wi],
-                g.length == 0 ? 0f : g[wi], atol, 100 * worst / atol);
+                g.length == 0 ? 0f : g[wi], atol, budget);
         System.out.println("[qwen-golden] " + msg);
         if (!(worst <= atol)) fail(msg);
         return worst;
