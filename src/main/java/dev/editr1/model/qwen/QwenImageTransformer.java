@@ -54,7 +54,8 @@ public final class QwenImageTransformer {
      * always valid. Masked text rows are still computed (they only feed the text stream).</li>
      * <li>{@link #IGNORE}: the mask is checked for shape and otherwise ignored, as diffusers ≤ 0.36.0 did
      * (the releases whose forward took {@code txt_seq_lens}; Edit-R1's training ran one). Padded text
-     * tokens then take part as keys.</li>
+     * tokens then take part as keys. The text RoPE length is L in both modes (0.36 used max(txt_seq_lens),
+     * which had to equal L there for the shapes to agree).</li>
      * </ul>
      * An all-ones mask gives the same output as no mask in both modes.
      */
@@ -183,10 +184,13 @@ public final class QwenImageTransformer {
      * @param hiddenStates             [B, N, in_channels], the weights' dtype: the target's tokens first, then
      *                                 each reference's, as listed by imgShapes (N = Σ f·h·w)
      * @param encoderHiddenStates      [B, L, joint_attention_dim], the weights' dtype (text encoder states)
-     * @param encoderHiddenStatesMask  [B, L] any dtype, nonzero = valid token, or null (all valid); how it is
+     * @param encoderHiddenStatesMask  [B, L] any dtype, on the model's device, nonzero = valid token, or null (all valid); how it is
      *                                 used depends on {@link #textMask}
-     * @param timestep                 [B] any floating dtype: sigma in [0, 1] (pipelines pass t/1000); cast to
-     *                                 the weights' dtype, ×1000 inside the sinusoid
+     * @param timestep                 [B] any floating dtype, on the model's device: sigma in [0, 1] (pipelines
+     *                                 pass t/1000); cast to the weights' dtype, ×1000 inside the sinusoid. As in
+     *                                 diffusers, in bf16 both t and the sinusoid's frequencies are rounded to
+     *                                 bf16 before the float32 product, so the phases differ from f32 by up to
+     *                                 radians — by design (that is the model Edit-R1 trained in bf16)
      * @param imgShapes                (frames, height, width) token grids: target first, then references —
      *                                 shared by every sample of the batch
      * @param lora                     an adapter over any of the Linear modules, or null
