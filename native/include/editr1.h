@@ -88,6 +88,10 @@ EDITR1_API int editr1_nvtx_available(void);
 EDITR1_API void editr1_nvtx_push(const char* name);
 /** Closes the innermost NVTX range. */
 EDITR1_API void editr1_nvtx_pop(void);
+/** Bytes the process's C heap holds in use (glibc mallinfo2: arena chunks in use + mmapped chunks):
+ *  libtorch's CPU tensors live there. −1 where the C library cannot say. Walks the arenas: call it
+ *  at phase boundaries, not per element. */
+EDITR1_API long long editr1_heap_bytes_in_use(void);
 /** Bytes of one element of a dtype (0 for an unknown dtype). */
 EDITR1_API size_t editr1_dtype_size(int32_t dtype);
 

@@ -8,6 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
 
 #include <string>
 
@@ -242,6 +245,17 @@ size_t editr1_dtype_size(int32_t dtype) {
         case EDITR1_F16: return 2;
         default: return 0;
     }
+}
+
+long long editr1_heap_bytes_in_use(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    // glibc's own count: bytes in arena chunks in use plus mmapped chunks (large tensors). Freed
+    // memory the allocator keeps for reuse is not counted, unlike the process's resident size.
+    struct mallinfo2 mi = mallinfo2();
+    return (long long)(mi.uordblks + mi.hblkhd);
+#else
+    return -1;
+#endif
 }
 
 size_t editr1_flow_step_workspace_bytes(const editr1_flow_step_params* p) { return flow_step_workspace(p); }

@@ -5,13 +5,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.data.EditItem;
+import dev.editr1.kernels.DType;
+import dev.editr1.kernels.NativeMemory;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.world.Vocabulary;
 
@@ -38,6 +43,7 @@ public final class EditDiT implements EditingModel {
     private Tensor posImage;
     private LoraSets lora;
     private Device device = Tensors.cpu();
+    private DType dtype = DType.F32;
     private String weights = "random init";
 
     public EditDiT(DiTConfig cfg, long seed) {
@@ -167,7 +173,7 @@ public final class EditDiT implements EditingModel {
         long[] l = new long[ids.length];
         for (int i = 0; i < l.length; i++) l[i] = ids[i];
         Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("source", sourceLatents);
+        m.put("source", sourceLatents.to(dtype.scalarType));
         m.put("text_ids", Tensors.fromLongs(l, device).reshape(1, l.length));
         return new Conditioning(m);
     }
@@ -194,14 +200,18 @@ public final class EditDiT implements EditingModel {
     }
 
     @Override
-    public void to(Device d) {
-        base.to(d);
-        if (!Tensors.on(freqs, d)) {
-            freqs = freqs.to(d, freqs.scalar_type());
-            posImage = posImage.to(d, posImage.scalar_type());
-        }
+    public DType dtype() {
+        return dtype;
+    }
+
+    @Override
+    public void to(Device d, DType dt) {
+        base.to(d, dt);
+        freqs = freqs.to(d, freqs.scalar_type());                   // the time embedding is computed in f32
+        posImage = posImage.to(d, dt.scalarType);
         if (lora != null) lora.to(d);
         this.device = d;
+        this.dtype = dt;
     }
 
     /** [B, 3, S, S] → [B, N, 3·P·P] */
@@ -218,9 +228,10 @@ public final class EditDiT implements EditingModel {
         return tokens.reshape(b, g, g, 3, p, p).permute(0, 3, 1, 4, 2, 5).reshape(b, 3, s, s);
     }
 
+    /** The sinusoidal time embedding, computed in f32 and cast to the model's dtype. [B, F] */
     Tensor timeEmbedding(Tensor t) {
-        Tensor arg = t.reshape(-1, 1).mul(new Scalar(1000.0)).mul(freqs);   // [B, F/2]
-        return torch.cat(new TensorVector(arg.sin(), arg.cos()), 1);
+        Tensor arg = t.to(torch.ScalarType.Float).reshape(-1, 1).mul(new Scalar(1000.0)).mul(freqs);   // [B, F/2]
+        return torch.cat(new TensorVector(arg.sin(), arg.cos()), 1).to(dtype.scalarType);
     }
 
     private static Tensor modulate(Tensor x, Tensor shift, Tensor scale) {
@@ -234,30 +245,105 @@ public final class EditDiT implements EditingModel {
 
     /** The velocity v(x_t, t | source, instruction) with an explicit adapter (null: the base). */
     public Tensor velocity(Tensor xt, Tensor source, Tensor textIds, Tensor t, LoraAdapter lora) {
-        long b = xt.size(0);
-        int w = cfg.width(), n = cfg.imageTokens(), heads = cfg.heads(), dh = w / heads;
-        Tensor hx = lin("x_embed", patchify(xt), null).add(posImage).add(base.get("type_x"));
-        Tensor hs = lin("src_embed", patchify(source), null).add(posImage).add(base.get("type_src"));
+        Stem s = stem(xt, source, textIds, t);
+        Tensor h = s.h();
+        for (int i = 0; i < cfg.depth(); i++) h = block(i, h, s.cAct(), lora);
+        return head(h, s.cAct());
+    }
+
+    /** The token sequence [target, source, text] [B, T, W] before the blocks, and silu(c) [B, 1, W]. */
+    private record Stem(Tensor h, Tensor cAct) {}
+
+    private Stem stem(Tensor xt, Tensor source, Tensor textIds, Tensor t) {
+        Tensor hx = lin("x_embed", patchify(xt.to(dtype.scalarType)), null).add(posImage).add(base.get("type_x"));
+        Tensor hs = lin("src_embed", patchify(source.to(dtype.scalarType)), null).add(posImage).add(base.get("type_src"));
         Tensor ht = torch.embedding(base.get("txt_embed.weight"), textIds).add(base.get("pos_txt"));
         Tensor h = torch.cat(new TensorVector(hx, hs, ht), 1);                        // [B, T, W]
-        long tokens = h.size(1);
         Tensor c = lin("t_mlp.2", torch.silu(lin("t_mlp.0", timeEmbedding(t), null)), null);
-        Tensor cAct = torch.silu(c).unsqueeze(1);                                      // [B, 1, W]
-        for (int i = 0; i < cfg.depth(); i++) {
-            String p = "blocks." + i;
-            TensorVector mod = lin(p + ".ada", cAct, null).chunk(6, 2);
-            Tensor x = modulate(layerNorm(h), mod.get(0), mod.get(1));
-            Tensor qkv = lin(p + ".attn.qkv", x, lora).reshape(b, tokens, 3, heads, dh).permute(2, 0, 3, 1, 4);
-            TensorVector qkvs = qkv.unbind(0);
-            Tensor a = torch.scaled_dot_product_attention(qkvs.get(0), qkvs.get(1), qkvs.get(2));   // [B, H, T, dh]
-            a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
-            h = h.add(a.mul(mod.get(2)));
-            Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
-            y = lin(p + ".mlp.fc2", torch.gelu(lin(p + ".mlp.fc1", y, null)), null);
-            h = h.add(y.mul(mod.get(5)));
-        }
+        return new Stem(h, torch.silu(c).unsqueeze(1));                               // [B, 1, W]
+    }
+
+    /** Block i: adaLN-Zero, joint self-attention (LoRA on qkv and proj), MLP. [B, T, W] → [B, T, W] */
+    private Tensor block(int i, Tensor h, Tensor cAct, LoraAdapter lora) {
+        long b = h.size(0), tokens = h.size(1);
+        int w = cfg.width(), heads = cfg.heads(), dh = w / heads;
+        String p = "blocks." + i;
+        TensorVector mod = lin(p + ".ada", cAct, null).chunk(6, 2);
+        Tensor x = modulate(layerNorm(h), mod.get(0), mod.get(1));
+        Tensor qkv = lin(p + ".attn.qkv", x, lora).reshape(b, tokens, 3, heads, dh).permute(2, 0, 3, 1, 4);
+        TensorVector qkvs = qkv.unbind(0);
+        Tensor a = torch.scaled_dot_product_attention(qkvs.get(0), qkvs.get(1), qkvs.get(2));   // [B, H, T, dh]
+        a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
+        h = h.add(a.mul(mod.get(2)));
+        Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
+        y = lin(p + ".mlp.fc2", torch.gelu(lin(p + ".mlp.fc1", y, null)), null);
+        return h.add(y.mul(mod.get(5)));
+    }
+
+    /** The final adaLN and linear on the target's tokens, unpatchified: [B, T, W] → [B, 3, S, S]. */
+    private Tensor head(Tensor h, Tensor cAct) {
         TensorVector fm = lin("final.ada", cAct, null).chunk(2, 2);
-        Tensor out = lin("final.linear", modulate(layerNorm(h.narrow(1, 0, n)), fm.get(0), fm.get(1)), null);
+        Tensor out = lin("final.linear", modulate(layerNorm(h.narrow(1, 0, cfg.imageTokens())), fm.get(0), fm.get(1)), null);
         return unpatchify(out);
+    }
+
+    /**
+     * Gradient checkpointing per block: the forward runs without a graph and keeps only each block's
+     * input [B, T, W]; backward recomputes one block at a time from its input (with grad), backs the
+     * incoming gradient through it into the adapter, and hands the gradient of its input to the
+     * block before. Memory: depth × one [B, T, W] tensor plus one block's activations, instead of
+     * every block's; cost: one extra forward of the blocks. Only the blocks carry LoRA, so the stem
+     * (frozen) runs once without a graph and needs no gradient.
+     */
+    @Override
+    public TrainingForward velocityForTraining(Tensor xt, Tensor t, Conditioning c, Adapter adapter, boolean checkpoint) {
+        if (!checkpoint) return EditingModel.super.velocityForTraining(xt, t, c, adapter, checkpoint);
+        LoraAdapter lora = adapter == Adapter.OFF ? null : requireLora(adapter);
+        Tensor[] inputs = new Tensor[cfg.depth()];
+        Stem s;
+        Tensor hLast;
+        try (NoGradGuard g = new NoGradGuard()) {
+            // each piece in its own scope keeping only its output: without a graph, the Java handles
+            // are all that hold a block's intermediates, and they must not outlive the block
+            s = Scopes.keep(() -> stem(xt, c.get("source"), c.get("text_ids"), t), st -> new Tensor[] {st.h(), st.cAct()});
+            Tensor h = s.h();
+            for (int i = 0; i < cfg.depth(); i++) {
+                inputs[i] = h;
+                final int b = i;
+                final Tensor in = h;
+                h = Scopes.keep(() -> block(b, in, s.cAct(), lora));
+            }
+            hLast = h;
+        }
+        Tensor leaf = hLast.detach().set_requires_grad(true);
+        Tensor v = head(leaf, s.cAct());
+        Stem stem = s;
+        return new TrainingForward(v, grad -> {
+            backward(v, grad);
+            Tensor g = leaf.grad(), owned = null;   // owned: a block's input gradient kept past its scope
+            for (int i = cfg.depth() - 1; i >= 0; i--) {
+                Tensor next = null;
+                try (PointerScope scope = new PointerScope()) {
+                    boolean needInputGrad = i > 0;   // the stem is frozen: block 0's input needs no gradient
+                    Tensor in = inputs[i].detach().set_requires_grad(needInputGrad);
+                    Tensor out = block(i, in, stem.cAct(), lora);
+                    NativeMemory.mark();   // one block's activations: the checkpointed backward's peak
+                    backward(out, g);
+                    if (needInputGrad) {
+                        // grad() is a view of the field inside `in`, which dies with this scope:
+                        // detach() makes a handle of our own to the same storage
+                        next = in.grad().detach();
+                        next.retainReference();
+                    }
+                }
+                if (owned != null) owned.releaseReference();   // consumed by this block's backward
+                owned = next;
+                g = next;
+            }
+        });
+    }
+
+    private static void backward(Tensor out, Tensor grad) {
+        out.backward(grad, new org.bytedeco.pytorch.BoolOptional(), false, new org.bytedeco.pytorch.TensorArrayRefOptional());
     }
 }

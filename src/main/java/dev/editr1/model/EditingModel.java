@@ -1,11 +1,15 @@
 package dev.editr1.model;
 
 import java.util.Map;
+import java.util.function.Consumer;
 
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorArrayRefOptional;
 
 import dev.editr1.data.EditItem;
+import dev.editr1.kernels.DType;
 
 /**
  * An instruction-based image-editing model trained by flow matching: the velocity v(x_t, t | c)
@@ -14,11 +18,18 @@ import dev.editr1.data.EditItem;
  * commands know of a model is this contract; the built-in DiT ({@link EditDiT}) is one
  * implementation.
  *
- * <p>Shapes and dtypes: x_t [B, ...latentShape()] in the model's dtype, t [B] f32 in [0, 1], the
- * velocity like x_t; all on {@link #device()}. The frozen base weights ({@link #base()}) never
- * require grad; θ of {@link #lora()} does.
+ * <p>Shapes and dtypes: x_t [B, ...latentShape()] in the model's {@link #dtype()}, t [B] f32 in
+ * [0, 1], the velocity like x_t; all on {@link #device()}. The frozen base weights
+ * ({@link #base()}) are in that dtype and never require grad; the LoRA sets of {@link #lora()} are
+ * f32 (θ requires grad), applied to activations cast to f32 and added back in the model's dtype.
  */
 public interface EditingModel {
+    /**
+     * A velocity computed for training and the backward that takes ∂loss/∂v (same shape and dtype
+     * as the velocity). Call {@code backward} once.
+     */
+    record TrainingForward(Tensor velocity, Consumer<Tensor> backward) {}
+
     /** A short description for logs and run folders: kind, size, resolution, weights. */
     String describe();
 
@@ -67,9 +78,27 @@ public interface EditingModel {
      */
     Tensor velocity(Tensor xt, Tensor t, Conditioning c, Adapter adapter);
 
+    /**
+     * v with θ's graph for {@code backward}. With {@code checkpoint}, a model that supports it keeps
+     * only each block's input and recomputes the block's activations during backward (one extra
+     * forward, a fraction of the memory); others ignore the flag.
+     */
+    default TrainingForward velocityForTraining(Tensor xt, Tensor t, Conditioning c, Adapter adapter, boolean checkpoint) {
+        Tensor v = velocity(xt, t, c, adapter);
+        return new TrainingForward(v, g -> v.backward(g, new BoolOptional(), false, new TensorArrayRefOptional()));
+    }
+
+    /** The dtype of the base weights, latents and velocities (f32, or bf16/f16 for a reduced-precision base). */
+    default DType dtype() {
+        return DType.F32;
+    }
+
     /** Where the weights live; every input must be there. */
     Device device();
 
-    /** Moves base weights and adapters to a device. */
-    void to(Device device);
+    /**
+     * Moves the base weights to a device and dtype (f32, bf16 or f16), and the adapters to the
+     * device (they stay f32).
+     */
+    void to(Device device, DType dtype);
 }

@@ -7,6 +7,7 @@ import java.util.Map;
 
 import org.bytedeco.pytorch.Device;
 
+import dev.editr1.kernels.DType;
 import dev.editr1.world.Vocabulary;
 
 /** The editing models editr1 can train, by the name {@code --model} takes. */
@@ -24,14 +25,15 @@ public enum ModelKind {
      *
      * @param weights the weights (a file or folder), or "" for the model's default (the built-in
      *                model's embedded base)
+     * @param dtype   the base's dtype (f32, or bf16/f16 to halve its memory; the adapters stay f32)
      */
-    public EditingModel load(String weights, Device device) throws IOException {
+    public EditingModel load(String weights, Device device, DType dtype) throws IOException {
         EditingModel m = switch (this) {
             case BUILTIN -> weights == null || weights.isEmpty() ? Checkpoints.loadEmbeddedBase()
                     : Checkpoints.loadBase(Path.of(weights));
         };
         m.base().requireGrad(false);
-        m.to(device);
+        m.to(device, dtype);
         return m;
     }
 
@@ -43,7 +45,7 @@ public enum ModelKind {
                 yield new EditDiT(DiTConfig.preset(preset, imageSize, v.size(), v.length()), seed);
             }
         };
-        m.to(device);
+        m.to(device, DType.F32);
         return m;
     }
 

@@ -106,14 +106,21 @@ public final class ParamStore {
 
     /**
      * Moves every tensor to a device, keeping whether it requires grad (a moved tensor is a new
-     * leaf). Tensors already there are kept as they are.
+     * leaf). Tensors already there are kept as they are. Call outside any {@code PointerScope}: the
+     * moved tensors belong to the store.
      */
     public void to(org.bytedeco.pytorch.Device device) {
+        to(device, null);
+    }
+
+    /** Moves every tensor to a device and, unless null, a floating dtype (keeping requires-grad). */
+    public void to(org.bytedeco.pytorch.Device device, dev.editr1.kernels.DType dtype) {
         for (Map.Entry<String, Tensor> e : params.entrySet()) {
             Tensor t = e.getValue();
-            if (Tensors.on(t, device)) continue;
+            boolean sameType = dtype == null || dev.editr1.kernels.DType.of(t) == dtype;
+            if (Tensors.on(t, device) && sameType) continue;
             boolean grad = t.requires_grad();
-            Tensor moved = t.detach().to(device, t.scalar_type());
+            Tensor moved = t.detach().to(device, dtype == null ? t.scalar_type() : dtype.scalarType);
             if (grad) moved.set_requires_grad(true);
             e.setValue(moved);
         }

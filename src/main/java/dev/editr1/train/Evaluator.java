@@ -3,6 +3,7 @@ package dev.editr1.train;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 import dev.editr1.data.EditDataset;
@@ -82,8 +83,11 @@ public final class Evaluator {
         float[] images = new float[n * per];
         for (int start = 0; start < n; start += batch) {
             List<EditItem> chunk = tasks.subList(start, Math.min(n, start + batch));
-            Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed, start));
-            float[] all = Tensors.toFloats(model.codec().decode(x0));
+            float[] all;
+            try (PointerScope scope = new PointerScope()) {   // a chunk's tensors die with it
+                Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed, start));
+                all = Tensors.toFloats(model.codec().decode(x0));
+            }
             System.arraycopy(all, 0, images, start * per, all.length);
             List<Judgement> js = judge.judge(requests(data, chunk, all, EVAL_ID_BASE + start, quality, start)).join();
             for (int i = 0; i < js.size(); i++) score[start + i] = js.get(i).score();

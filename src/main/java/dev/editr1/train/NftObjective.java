@@ -3,15 +3,16 @@ package dev.editr1.train;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.kernels.ForwardResult;
 import dev.editr1.kernels.KernelOps;
+import dev.editr1.kernels.NativeMemory;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NftLossInputs;
 import dev.editr1.kernels.NftLossResult;
@@ -23,9 +24,15 @@ import dev.editr1.model.EditingModel;
 /**
  * DiffusionNFT (SPEC §6–§7, step 4): for each sample a random ⌊0.99·N⌋ of its grid timesteps, each
  * with fresh ε from the forward-process kernel keyed by (seed, slot, sample id); three forwards
- * (θ with grad, old and reference without); the fused NFT loss kernel gives ∂loss/∂v_θ, and
- * {@code v_θ.backward(grad)} carries it into the adapter. The loss is averaged over the timestep
- * slots.
+ * (θ with grad, old and reference without); the fused NFT loss kernel gives ∂loss/∂v_θ, and the
+ * model's backward carries it into the adapter. The loss is averaged over the timestep slots.
+ *
+ * <p>Memory: the kept samples go through in micro-batches of {@code microBatch} (0: all at once),
+ * gradients accumulated; a micro-batch's slot runs in its own scope, so its tensors die with it. The
+ * two no-grad forwards (old, reference) run first, each in its own scope that keeps only its
+ * velocity, so their activations are gone before θ's forward builds its graph: at most one
+ * activation graph is alive. The NFT loss normalizes by the kept samples of its call, so a
+ * micro-batch's gradient is weighted by its share of them — the sum equals the full-batch gradient.
  */
 public final class NftObjective implements Objective {
     private final EditingModel model;
@@ -34,14 +41,23 @@ public final class NftObjective implements Objective {
     private final double[] sigmas;   // the grid, last entry 0
     private final int perSample;
     private final long seed;
+    private final int microBatch;
+    private final boolean checkpoint;
 
-    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed) {
+    /**
+     * @param microBatch samples per loss/backward pass (0 or ≥ the kept samples: one pass)
+     * @param checkpoint recompute θ's activations block by block in backward ({@link EditingModel#velocityForTraining})
+     */
+    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
+                        int microBatch, boolean checkpoint) {
         this.model = model;
         this.ops = ops;
         this.loss = loss;
         this.sigmas = sigmas.clone();
         this.perSample = perSample;
         this.seed = seed;
+        this.microBatch = microBatch;
+        this.checkpoint = checkpoint;
     }
 
     /** The k distinct grid indices (of the N non-zero σ) sample id trains on this epoch. */
@@ -61,35 +77,53 @@ public final class NftObjective implements Objective {
 
     @Override
     public Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds) {
-        int v = (int) x0.size(0);
-        double lossSum = 0, klSum = 0, fwd = 0, bwd = 0;
-        int[][] ts = new int[v][];
-        for (int i = 0; i < v; i++) ts[i] = timesteps(epoch, sampleIds[i]);
-        Tensor valid = torch.ones_like(r);   // the filter already removed the masked samples
-        Tensor ids = Tensors.fromLongs(sampleIds, x0.device());
-        for (int k = 0; k < perSample; k++) {
-            long t0 = System.nanoTime();
-            float[] tv = new float[v];
-            for (int i = 0; i < v; i++) tv[i] = (float) sigmas[ts[i][k]];
-            Tensor t = Tensors.fromFloats(tv, x0.device(), v);
-            ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), ids, x0, t, true);
-            Tensor vTheta = model.velocity(fr.xt(), t, cond, Adapter.POLICY);
-            Tensor vOld, vRef;
-            try (NoGradGuard g = new NoGradGuard()) {
-                vOld = model.velocity(fr.xt(), t, cond, Adapter.OLD);
-                vRef = model.velocity(fr.xt(), t, cond, Adapter.OFF);
-            }
-            NftLossResult res = ops.nftLoss(loss,
-                    new NftLossInputs(x0, fr.eps(), false, vTheta.detach(), vOld, vRef, t, r, valid), true);
-            long t1 = System.nanoTime();
-            vTheta.backward(res.grad().mul(new Scalar(1.0 / perSample)), new BoolOptional(), false,
-                    new TensorArrayRefOptional());
-            long t2 = System.nanoTime();
-            lossSum += res.lossValue();
-            for (double x : Tensors.toDoubles(res.kl())) klSum += x;
-            fwd += (t1 - t0) / 1e9;
-            bwd += (t2 - t1) / 1e9;
+        int v = (int) x0.size(0), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
+        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
+        for (int start = 0; start < v; start += mb) {
+            int n = Math.min(mb, v - start);
+            Tensor rows = Tensors.fromLongs(range(start, n), x0.device());
+            Tensor x0m = n == v ? x0 : x0.index_select(0, rows);
+            Conditioning cm = n == v ? cond : cond.select(rows);
+            Tensor rm = n == v ? r : r.index_select(0, rows);
+            long[] ids = Arrays.copyOfRange(sampleIds, start, start + n);
+            double share = (double) n / v;   // the kernel's loss is a mean over its n samples
+            for (int k = 0; k < perSample; k++)
+                try (PointerScope scope = new PointerScope()) {
+                    slot(epoch, k, x0m, cm, rm, ids, share, acc);
+                }
         }
-        return new Stats(lossSum / perSample, klSum / ((double) perSample * v), fwd, bwd);
+        return new Stats(acc[0] / perSample, acc[1] / ((double) perSample * v), acc[2], acc[3]);
+    }
+
+    /** One timestep slot of one micro-batch: forward process, three forwards, the loss kernel, backward. */
+    private void slot(int epoch, int k, Tensor x0, Conditioning cond, Tensor r, long[] ids, double share, double[] acc) {
+        long t0 = System.nanoTime();
+        int n = ids.length;
+        float[] tv = new float[n];
+        for (int i = 0; i < n; i++) tv[i] = (float) sigmas[timesteps(epoch, ids[i])[k]];
+        Tensor t = Tensors.fromFloats(tv, x0.device(), n);
+        ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(ids, x0.device()), x0, t, true);
+        Tensor vOld, vRef;
+        try (NoGradGuard g = new NoGradGuard()) {
+            vOld = Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OLD));
+            vRef = Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OFF));
+        }
+        EditingModel.TrainingForward theta = model.velocityForTraining(fr.xt(), t, cond, Adapter.POLICY, checkpoint);
+        NativeMemory.mark();   // θ's graph, the two velocities and the batch: the slot's peak
+        NftLossResult res = ops.nftLoss(loss, new NftLossInputs(x0, fr.eps(), false, theta.velocity().detach(), vOld, vRef, t, r,
+                torch.ones_like(r)), true);   // valid = 1: the filter already removed masked samples
+        long t1 = System.nanoTime();
+        theta.backward().accept(res.grad().mul(new Scalar(share / perSample)));
+        long t2 = System.nanoTime();
+        acc[0] += share * res.lossValue();
+        for (double x : Tensors.toDoubles(res.kl())) acc[1] += x;
+        acc[2] += (t1 - t0) / 1e9;
+        acc[3] += (t2 - t1) / 1e9;
+    }
+
+    private static long[] range(int start, int n) {
+        long[] r = new long[n];
+        for (int i = 0; i < n; i++) r[i] = start + i;
+        return r;
     }
 }

@@ -49,7 +49,7 @@ public final class Rollouts {
         long[] shape = new long[ls.length + 1];
         shape[0] = b;
         System.arraycopy(ls, 0, shape, 1, ls.length);
-        Tensor x1 = ops.noise(key, DType.F32, model.device(), shape);
+        Tensor x1 = ops.noise(key, model.dtype(), model.device(), shape);   // the sampler state is in the model's dtype
         Conditioning uncond = cfgScale > 1 ? model.unconditional(c) : null;
         Sampler.VelocityField field = (x, sigma) -> {
             float[] tv = new float[(int) b];

@@ -18,6 +18,7 @@ import dev.editr1.data.FolderDataset;
 import dev.editr1.flow.SigmaSchedule;
 import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.KernelOps;
+import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Conditioning;
 import dev.editr1.model.EditingModel;
@@ -72,8 +73,9 @@ public final class RunContext implements AutoCloseable {
         config.validate();
         Backend backend = Backend.resolve(config.device, config.impl, Backend.checkFiniteSetting());
         Backend.setCpuThreads(config.threads);
+        NativeMemory.track(backend.kind == Backend.Kind.CUDA ? backend.deviceIndex : -1);
         EditingModel m = model != null ? model.load(config, backend.device())
-                : config.model.load(config.weights, backend.device());
+                : config.model.load(config.weights, backend.device(), config.baseDtype);
         EditDataset data = dataset(config, m.resolution(), log);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
         log.printf(Locale.ROOT, "device: %s; %d CPU thread%s for libtorch and the CPU kernels%n", backend.describe(),

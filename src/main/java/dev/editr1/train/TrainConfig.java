@@ -10,6 +10,7 @@ import com.google.gson.JsonParseException;
 import dev.editr1.flow.Sampler;
 import dev.editr1.flow.SigmaSchedule;
 import dev.editr1.kernels.Backend;
+import dev.editr1.kernels.DType;
 import dev.editr1.kernels.NftForm;
 import dev.editr1.model.ModelKind;
 import dev.editr1.data.ImageFormat;
@@ -36,6 +37,11 @@ public final class TrainConfig {
     // ---- model
     public ModelKind model = ModelKind.BUILTIN;
     public String weights = "";          // "" = the model's default (the built-in model's embedded base)
+    public DType baseDtype = DType.F32;  // the frozen base's dtype (and the activations'); LoRA and AdamW stay f32
+
+    // ---- memory
+    public int microBatch = 0;           // kept samples per loss/backward pass (0: all at once)
+    public boolean gradientCheckpointing = false;   // recompute θ's activations per block in backward
 
     // ---- data: "" = the embedded world, else a folder in Edit-R1's layout
     public String data = "";
@@ -102,6 +108,7 @@ public final class TrainConfig {
             }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");

@@ -21,7 +21,9 @@ import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.data.EditItem;
 import dev.editr1.kernels.NftLossConfig;
+import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Nvtx;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
 import dev.editr1.model.EditingModel;
@@ -91,7 +93,8 @@ public final class Trainer {
         rollouts = ctx.rollouts();
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
         objective = switch (cfg.objective) {
-            case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed);
+            case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
+                    cfg.gradientCheckpointing);
         };
         if (resume) {
             RunFolder.TrainerState st = folder.restore(lora, optimizer);
@@ -157,15 +160,20 @@ public final class Trainer {
         double[] quality = new double[n];
         long t0 = System.nanoTime();
         for (int start = 0; start < n; start += cfg.rolloutBatch) {
+            final int first = start;
             List<EditItem> chunk = plan.samples().subList(start, Math.min(n, start + cfg.rolloutBatch));
-            Tensor x0;
-            try (Nvtx.Range r = Nvtx.range("train.rollout")) {
-                x0 = rollouts.sample(ctx.conditions(chunk), Adapter.OLD, NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(start)));
-            }
+            // a chunk's scope frees its conditioning batch and decoded images; only the latents stay
+            Tensor x0 = Scopes.keep(() -> {
+                Tensor x;
+                try (Nvtx.Range r = Nvtx.range("train.rollout")) {
+                    x = rollouts.sample(ctx.conditions(chunk), Adapter.OLD, NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(first)));
+                }
+                float[] images = Tensors.toFloats(model.codec().decode(x));
+                assert images.length == chunk.size() * 3 * s * s;
+                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, first)));
+                return x;
+            });
             parts.add(x0);
-            float[] images = Tensors.toFloats(model.codec().decode(x0));
-            assert images.length == chunk.size() * 3 * s * s;
-            pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(start), quality, start)));
         }
         return new Rollout(parts, pending, quality, (System.nanoTime() - t0) / 1e9);
     }
@@ -266,11 +274,14 @@ public final class Trainer {
 
     /**
      * Metrics of one epoch: one line of metrics.jsonl (every field a function of the seed, so two runs
-     * with one seed write identical files) and one line of timings.jsonl (seconds per phase, samples/s).
+     * with one seed write identical files) and one line of timings.jsonl (seconds per phase, samples/s,
+     * and the epoch's peak tensor memory: the C heap on the CPU, the caching allocator on CUDA, see
+     * {@link NativeMemory}).
      */
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
                                double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
-                               double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond) {
+                               double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond,
+                               long startTensorBytes, long peakTensorBytes) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -296,6 +307,8 @@ public final class Trainer {
             m.put("epoch", epoch);
             m.put("seconds", seconds);
             m.put("samples_per_second", samplesPerSecond);
+            m.put("tensor_mb_at_start", startTensorBytes / 1048576.0);
+            m.put("tensor_mb_peak", peakTensorBytes / 1048576.0);
             return m;
         }
     }
@@ -303,6 +316,8 @@ public final class Trainer {
     /** One epoch: plan → rollouts → rewards → selection → update. */
     public EpochMetrics epoch(int epoch) {
         long t0 = System.nanoTime();
+        NativeMemory.resetPeak();
+        long startBytes = NativeMemory.inUse();
         EpochPlan plan = plan(epoch);
         Rollout ro = rollOut(plan);
         Rewards rw = collectRewards(plan, ro);
@@ -317,11 +332,12 @@ public final class Trainer {
         sec.put("optimizer", up.optimizerSeconds());
         double total = (System.nanoTime() - t0) / 1e9;
         sec.put("total", total);
+        long peak = NativeMemory.peak();
         Moments rm = Moments.of(rw.rewards()), q = Moments.of(ro.quality());
         int n = rw.rewards().length;
         return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
                 sel.stats().filteredFraction(), sel.kept().length, sel.stats().unscored, rw.lowMass(), up.objective().loss(),
-                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total);
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total, startBytes, peak);
     }
 
     // -------------------------------------------------------------------------------------------

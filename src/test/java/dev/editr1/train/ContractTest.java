@@ -21,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 import com.google.gson.JsonParser;
 
 import dev.editr1.data.EditItem;
+import dev.editr1.kernels.DType;
 import dev.editr1.kernels.NativeOps;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
@@ -91,8 +92,8 @@ class ContractTest {
         @Override public Device device() { return device; }
 
         @Override
-        public void to(Device d) {
-            base.to(d);
+        public void to(Device d, DType dt) {
+            base.to(d, dt);
             if (lora != null) lora.to(d);
             device = d;
         }
@@ -107,7 +108,7 @@ class ContractTest {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         try (RunContext ctx = RunContext.open(c, quiet, new NativeOps(true), (conf, device) -> {
             PixelMixer m = new PixelMixer();
-            m.to(device);
+            m.to(device, DType.F32);
             return m;
         })) {
             assertTrue(ctx.model instanceof PixelMixer);
