@@ -455,12 +455,18 @@ void check_grpo(int dt, int64_t d, std::mt19937_64& rng) {
         char what[200];
         snprintf(what, sizeof what, "grpo %s D=%lld %s", c.name, (long long)d, dname(dt));
         std::string w = what;
-        // f32 sums in another order: logp differs by a few ulps of its quadratic term, ρ relatively as much
+        // f32 sums in another order (and FMA contraction): logp differs by a few ulps of its quadratic
+        // term q = mean((x' − μ)²)/(2·std²), and ρ = exp(logp − logp_old) relatively as much. q is
+        // large where x' does not fit the step's Gaussian (bf16 rounding of a 20σ x at σ = 1e-3).
+        double qmax = 0;
+        for (int b = 0; b < rows; ++b)
+            qmax = std::max(qmax, -(lpc[b] + std::log(k.std_lp) + 0.5 * std::log(2.0 * M_PI)));
+        const double rel = 2e-5 + 1e-6 * qmax;
         compare((w + " logp").c_str(), dlp.floats(rows).data(), lpc.data(), rows, 1e-6, 1e-5);
-        compare((w + " ratio").c_str(), dr.floats(rows).data(), rc.data(), rows, 1e-6, 2e-5);
-        compare((w + " ℓ").c_str(), dell.floats(rows).data(), ellc.data(), rows, 1e-6, 2e-5);
+        compare((w + " ratio").c_str(), dr.floats(rows).data(), rc.data(), rows, 1e-6, rel);
+        compare((w + " ℓ").c_str(), dell.floats(rows).data(), ellc.data(), rows, rel, rel);
         compare((w + " kl").c_str(), dkl.floats(rows).data(), klc.data(), rows, 1e-6, 1e-4);
-        compare((w + " loss").c_str(), dloss.floats(1).data(), lossc.data(), 1, 2e-5, 2e-5);
+        compare((w + " loss").c_str(), dloss.floats(1).data(), lossc.data(), 1, 3 * rel, rel);
         std::vector<float> gcf = to_floats(gc);
         double gmax = 0;
         for (float v : gcf) gmax = std::max(gmax, (double)std::fabs(v));

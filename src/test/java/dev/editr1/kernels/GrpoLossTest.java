@@ -153,45 +153,63 @@ class GrpoLossTest {
     @ParameterizedTest(name = "{0} D={1}")
     @MethodSource("grid")
     void matchesReference(DType dt, int d) {
+        forEachCase(dt, d, (what, cfg, in) -> checkAgainstReference(what, dt, cfg, in, NATIVE.grpoLoss(cfg.c, in.tensors(dt), true), ""));
+    }
+
+    interface Case {
+        void run(String what, Config cfg, Batch in);
+    }
+
+    /** The batches of one (dtype, D) grid point: every step × config, from one seed. */
+    static void forEachCase(DType dt, int d, Case body) {
         SplittableRandom rng = new SplittableRandom(d * 11L + dt.ordinal());
-        for (SdeStep st : STEPS) {
-            for (Config cfg : configs(st)) {
-                Batch in = batch(rng, dt, cfg.c, d, cfg.withRef);
-                Reference.Grpo ref = in.reference(cfg.c);
-                GrpoLossResult nat = NATIVE.grpoLoss(cfg.c, in.tensors(dt), true);
-                String what = cfg.name + " σ=" + st.sigma() + " D=" + d + " [" + dt.label() + "]";
-                // per-sample values and the loss come from f32 sums of the (rounded) inputs: f32 tolerances
-                note(dt.label() + " logp", Tolerance.close(what + " logp", ref.logProb(), TestData.floats(nat.logProb()), 1e-6, 1e-5));
-                Budgets bud = Budgets.of(ref, cfg.c, in.adv(), in.valid());
-                note(dt.label() + " ratio", Tolerance.closeEach(what + " ratio", ref.ratio(), TestData.floats(nat.ratio()), bud.ratio()));
-                note(dt.label() + " ℓ", Tolerance.closeEach(what + " ℓ", ref.ell(), TestData.floats(nat.ell()), bud.ell()));
-                note(dt.label() + " kl", Tolerance.close(what + " kl", ref.kl(), TestData.floats(nat.kl()), 1e-9, 1e-5));
-                note(dt.label() + " loss", Tolerance.closeEach(what + " loss", new double[] {ref.loss()},
-                        TestData.floats(nat.loss()), new double[] {bud.loss()}));
-                float[] g = TestData.floats(nat.grad());
-                if (dt == DType.F32) {
-                    note("f32 grad", Tolerance.closeEach(what + " grad", ref.grad(), g, bud.grad()));
-                } else {
-                    GrpoLossResult tor = TORCH.grpoLoss(cfg.c, in.tensors(dt), true);
-                    float[] gt = TestData.floats(tor.grad());
-                    double errK = Tolerance.worst(ref.grad(), g).err(), errT = Tolerance.worst(ref.grad(), gt).err();
-                    note(dt.label() + " grad err/same-precision err", errK / Math.max(errT, 1e-300));
-                    Tolerance.lowPrecision(what + " grad", dt, ref.grad(), g, gt);
-                    // and tighter: nothing beyond the final rounding to the dtype (one unit of its
-                    // precision relative to each element; f16: at least its subnormal spacing 2^-24,
-                    // which the 1/D-scaled gradients of long rows reach) and f32's budget
-                    double unit = dt == DType.BF16 ? 0x1p-8 : 0x1p-11, floor = dt == DType.F16 ? 0x1p-24 : 0;
-                    double[] bg = bud.grad().clone();
-                    for (int i = 0; i < bg.length; i++) bg[i] += Math.max(unit * Math.abs(ref.grad()[i]), floor);
-                    note(dt.label() + " grad (one unit of rounding)", Tolerance.closeEach(what + " grad", ref.grad(), g, bg));
-                }
-                // the masked row gets no gradient at all; rows whose clipped term wins get only the KL's
-                for (int e = 0; e < d; e++) assertEquals(0.0f, g[9 * d + e], 0.0f, what + " masked row");
-                if (!cfg.withRef)
-                    for (int b : new int[] {2, 5, 6})
-                        for (int e = 0; e < d; e++) assertEquals(0.0f, g[b * d + e], 0.0f, what + " row " + b);
-            }
+        for (SdeStep st : STEPS)
+            for (Config cfg : configs(st))
+                body.run(cfg.name + " σ=" + st.sigma() + " D=" + d + " [" + dt.label() + "]", cfg,
+                        batch(rng, dt, cfg.c, d, cfg.withRef));
+    }
+
+    /** One result (CPU or CUDA, named by tag in the worst-case table) against the double reference. */
+    static void checkAgainstReference(String what, DType dt, Config cfg, Batch in, GrpoLossResult r, String tag) {
+        int d = in.d();
+        Reference.Grpo ref = in.reference(cfg.c);
+        String k = tag + dt.label();
+        // per-sample values and the loss come from f32 sums of the (rounded) inputs: f32 tolerances
+        note(k + " logp", Tolerance.close(what + " logp", ref.logProb(), TestData.floats(r.logProb()), 1e-6, 1e-5));
+        Budgets bud = Budgets.of(ref, cfg.c, in.adv(), in.valid());
+        // the case is well posed: each ratio sits clear of the clip bounds by more than its f32 budget
+        // (of which the kernels use a quarter at most), so no side of a bound is decided by rounding
+        for (int b = 0; b < ref.ratio().length; b++) {
+            double gap = Math.min(Math.abs(ref.ratio()[b] - (1 - cfg.c.clipRange())), Math.abs(ref.ratio()[b] - (1 + cfg.c.clipRange())));
+            assertTrue(gap > bud.ratio()[b], what + " row " + b + ": ratio " + ref.ratio()[b] + " within its f32 budget of a clip bound");
         }
+        note(k + " ratio", Tolerance.closeEach(what + " ratio", ref.ratio(), TestData.floats(r.ratio()), bud.ratio()));
+        note(k + " ℓ", Tolerance.closeEach(what + " ℓ", ref.ell(), TestData.floats(r.ell()), bud.ell()));
+        note(k + " kl", Tolerance.close(what + " kl", ref.kl(), TestData.floats(r.kl()), 1e-9, 1e-5));
+        note(k + " loss", Tolerance.closeEach(what + " loss", new double[] {ref.loss()}, TestData.floats(r.loss()),
+                new double[] {bud.loss()}));
+        float[] g = TestData.floats(r.grad());
+        if (dt == DType.F32) {
+            note(k + " grad", Tolerance.closeEach(what + " grad", ref.grad(), g, bud.grad()));
+        } else {
+            GrpoLossResult tor = TORCH.grpoLoss(cfg.c, in.tensors(dt), true);
+            float[] gt = TestData.floats(tor.grad());
+            double errK = Tolerance.worst(ref.grad(), g).err(), errT = Tolerance.worst(ref.grad(), gt).err();
+            note(k + " grad err/same-precision err", errK / Math.max(errT, 1e-300));
+            Tolerance.lowPrecision(what + " grad", dt, ref.grad(), g, gt);
+            // and tighter: nothing beyond the final rounding to the dtype (one unit of its
+            // precision relative to each element; f16: at least its subnormal spacing 2^-24,
+            // which the 1/D-scaled gradients of long rows reach) and f32's budget
+            double unit = dt == DType.BF16 ? 0x1p-8 : 0x1p-11, floor = dt == DType.F16 ? 0x1p-24 : 0;
+            double[] bg = bud.grad().clone();
+            for (int i = 0; i < bg.length; i++) bg[i] += Math.max(unit * Math.abs(ref.grad()[i]), floor);
+            note(k + " grad (one unit of rounding)", Tolerance.closeEach(what + " grad", ref.grad(), g, bg));
+        }
+        // the masked row gets no gradient at all; rows whose clipped term wins get only the KL's
+        for (int e = 0; e < d; e++) assertEquals(0.0f, g[9 * d + e], 0.0f, what + " masked row");
+        if (!cfg.withRef)
+            for (int b : new int[] {2, 5, 6})
+                for (int e = 0; e < d; e++) assertEquals(0.0f, g[b * d + e], 0.0f, what + " row " + b);
     }
 
     @AfterAll
@@ -390,38 +408,31 @@ class GrpoLossTest {
         assertTrue(e.getMessage().contains("grpoLoss") && e.getMessage().contains("output"), e.getMessage());
     }
 
-    /** The CUDA path against the CPU path through the façade (skipped without a usable GPU). */
+    /**
+     * The CUDA path through the façade (skipped without a usable GPU): the CPU test's batches and
+     * checks against the double reference, then the gradient against the CPU path's.
+     */
     @Test
     void cudaMatchesTheCpu() {
         Backend.Probe p = Backend.probe();
         assumeTrue(p.cudaUsable(), "CUDA not usable here: " + p.whyNot());
         Device cuda = new Device(torch.DeviceType.CUDA, (byte) 0);
+        java.util.function.UnaryOperator<Tensor> on = t -> t == null ? null : t.to(cuda, Tensors.scalarType(t));
         for (DType dt : DType.values()) {
             for (int d : TestData.ODD_LENGTHS) {
-                for (SdeStep st : STEPS) {
-                    GrpoLossConfig c = GrpoLossConfig.flowGrpo(st);
-                    Batch in = batch(new SplittableRandom(d), dt, c, d, true);
+                forEachCase(dt, d, (what, cfg, in) -> {
                     GrpoLossInputs h = in.tensors(dt);
-                    java.util.function.UnaryOperator<Tensor> on = t -> t.to(cuda, Tensors.scalarType(t));
                     GrpoLossInputs g = new GrpoLossInputs(on.apply(h.x()), on.apply(h.xNext()), on.apply(h.vTheta()),
                             on.apply(h.vRef()), on.apply(h.advantage()), on.apply(h.logProbOld()), on.apply(h.valid()));
-                    GrpoLossResult rc = NATIVE.grpoLoss(c, h, true), rg = NATIVE.grpoLoss(c, g, true);
+                    GrpoLossResult rg = NATIVE.grpoLoss(cfg.c, g, true);
                     assertTrue(rg.grad().is_cuda());
-                    String what = "cuda σ=" + st.sigma() + " D=" + d + " [" + dt.label() + "]";
-                    // both paths within the f32 budgets of the reference, then the gradients against each other
-                    Reference.Grpo ref = in.reference(c);
-                    Budgets bud = Budgets.of(ref, c, in.adv(), in.valid());
-                    Tolerance.closeEach(what + " ratio", ref.ratio(), TestData.floats(rg.ratio()), bud.ratio());
-                    Tolerance.closeEach(what + " ℓ", ref.ell(), TestData.floats(rg.ell()), bud.ell());
-                    Tolerance.closeEach(what + " loss", new double[] {ref.loss()}, TestData.floats(rg.loss()),
-                            new double[] {bud.loss()});
-                    Tolerance.close(what + " logp", ref.logProb(), TestData.floats(rg.logProb()), 1e-6, 1e-5);
-                    float[] gc = TestData.floats(rc.grad());
+                    checkAgainstReference("cuda " + what, dt, cfg, in, rg, "cuda ");
+                    float[] gc = TestData.floats(NATIVE.grpoLoss(cfg.c, h, true).grad());
                     double gmax = 0;
                     for (float v : gc) gmax = Math.max(gmax, Math.abs(v));
                     double rtol = dt == DType.F32 ? 1e-4 : dt == DType.BF16 ? 1.6e-2 : 2e-3;
-                    Tolerance.close(what + " grad", TestData.d(gc), TestData.floats(rg.grad()), 1e-4 * gmax, rtol);
-                }
+                    Tolerance.close("cuda " + what + " grad vs cpu", TestData.d(gc), TestData.floats(rg.grad()), 1e-4 * gmax, rtol);
+                });
             }
         }
     }
