@@ -2,7 +2,7 @@
 # Builds editr1 and runs the CPU benchmarks:
 #   1. cpu_bench (bench/cpu): the kernels through the C API on preallocated buffers, each beside a
 #      memcpy of the same bytes (the machine's ceiling, same threads, same run);
-#   2. the JMH suite: the four kernels native vs torch through the Java façade, the copy ceiling,
+#   2. the JMH suite: the kernels native vs torch through the Java façade, the copy ceiling,
 #      one training epoch fused vs composed (EpochBench, one fork per implementation);
 #   3. EpochPairs: both trainers in one JVM, epoch k of each back to back, paired.
 # Results: bench/results/<name>.json (JMH JSON, cpu_bench JSON), <name>.pairs.txt, and a markdown
@@ -27,7 +27,7 @@ run() {  # name, JMH args...
 if [ "${1:-}" = "--quick" ]; then
   common=(-f 1 -wi 2 -w 1s -i 3 -r 1s)
   run quick-kernels "${common[@]}" -p impl=native,torch -p dtype=f32 -p shape=12x16x64x64,288x151936 -p step=euler,dpm2m_cfg \
-    'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
+    'FlowStepBench|NftLossBench|GrpoLossBench|LogitScoreBench|NoiseBench'
   run quick-copy "${common[@]}" -p mb=9.4,18.9,28.3,175.0 CopyBench
   run quick-epoch -wi 2 -i 5 EpochBench
   java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 24 > bench/results/quick-epoch.pairs.txt
@@ -38,7 +38,7 @@ elif [ $# -gt 0 ]; then
   python3 bench/summarize.py bench/results/custom.json
 else
   common=(-f 1 -wi 3 -w 2s -i 5 -r 2s)
-  run kernels "${common[@]}" 'FlowStepBench|NftLossBench|LogitScoreBench|NoiseBench'
+  run kernels "${common[@]}" 'FlowStepBench|NftLossBench|GrpoLossBench|LogitScoreBench|NoiseBench'
   run copy "${common[@]}" CopyBench
   run epoch EpochBench
   java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 200 > bench/results/epoch.pairs.txt

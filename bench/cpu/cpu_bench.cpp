@@ -186,6 +186,33 @@ void nft_cases(int dt, int64_t B, int64_t D, const char* shape) {
     report("nft loss+grad velocity form" + tag, 5.0 * n * s, [&] { check(editr1_nft_loss_cpu(&p)); });
 }
 
+void grpo_cases(int dt, int64_t B, int64_t D, const char* shape) {
+    const size_t n = (size_t)(B * D);
+    const double s = (double)editr1_dtype_size(dt);
+    Buf x(dt, n, 16), xn(dt, n, 17), vth(dt, n, 18), vref(dt, n, 19), grad(dt, n, 20);
+    std::vector<float> adv((size_t)B), lpo((size_t)B, 0.0f), valid((size_t)B, 1.0f), lp((size_t)B), ratio((size_t)B),
+        ell((size_t)B), kl((size_t)B);
+    for (int64_t b = 0; b < B; ++b) adv[(size_t)b] = b % 2 ? -1.0f : 1.0f;
+    float loss = 0.0f;
+    std::string tag = std::string(" ") + shape + " " + dname(dt);
+    // the SDE step σ = 0.5 → 0.3 with a = 0.7, σ_1 = 0.9 (as SdeStep.of computes it)
+    const double sigma = 0.5, dtt = -0.2, sd = 0.7 * std::sqrt(sigma / (1.0 - sigma));
+    editr1_grpo_loss_params p{};
+    p.rows = B; p.row_len = D; p.dtype = dt; p.x = x.data(); p.x_next = xn.data(); p.v_theta = vth.data();
+    p.v_ref = vref.data(); p.advantage = adv.data(); p.log_prob_old = lpo.data(); p.valid = valid.data();
+    p.c_x = 1.0 + sd * sd * dtt / (2.0 * sigma); p.c_v = (1.0 + sd * sd * (1.0 - sigma) / (2.0 * sigma)) * dtt;
+    p.std_log_prob = sd * std::sqrt(-dtt); p.std_kl = sd; p.clip_range = 1e-4; p.kl_weight = 0.04;
+    p.log_prob = lp.data(); p.ratio = ratio.data(); p.ell = ell.data(); p.kl = kl.data(); p.loss = &loss;
+    check(editr1_grpo_loss_cpu(&p));
+    lpo = lp;  // ρ = 1: the first training step after a rollout (every row at a tie of the clipped max)
+    p.log_prob_old = lpo.data();
+    p.grad = grad.data();
+    // read x, x', v_θ, v_ref; write grad
+    report("grpo loss+grad" + tag, 5.0 * n * s, [&] { check(editr1_grpo_loss_cpu(&p)); });
+    p.v_ref = nullptr;
+    report("grpo loss+grad no v_ref" + tag, 4.0 * n * s, [&] { check(editr1_grpo_loss_cpu(&p)); });
+}
+
 void score_case(int dt, int64_t B, int64_t V) {
     Buf logits(dt, (size_t)(B * V), 15, 6.0f);
     std::vector<float> score((size_t)B), mass((size_t)B), probs((size_t)B * 5);
@@ -229,11 +256,13 @@ int main(int argc, char** argv) {
         flow_cases(dt, 12, 1024 * 64, "12x1024x64");
         noise_cases(dt, 12, 16 * 64 * 64, "12x16x64x64");
         nft_cases(dt, 12, 16 * 64 * 64, "12x16x64x64");
+        grpo_cases(dt, 12, 16 * 64 * 64, "12x16x64x64");
         score_case(dt, 288, 151936);
     }
     // one DRAM-sized row set (8x the realistic batch: 25 MB per f32 tensor) for the bandwidth-bound view
     flow_cases(EDITR1_F32, 96, 16 * 64 * 64, "96x16x64x64");
     nft_cases(EDITR1_F32, 96, 16 * 64 * 64, "96x16x64x64");
+    grpo_cases(EDITR1_F32, 96, 16 * 64 * 64, "96x16x64x64");
     if (g_json) {
         fprintf(g_json, "\n]\n");
         fclose(g_json);

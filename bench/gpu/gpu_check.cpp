@@ -5,7 +5,8 @@
  *
  * Part 1 (correctness): for every kernel, on inputs meant to break it (row lengths 1, 97, 1025,
  * 65,539; V = 151,936 with −∞ and all-equal rows; t at 0.02 and 1; β ≠ 1; masked rows; in-place
- * steps) and in f32, bf16 and f16: run the CPU path on host buffers and the CUDA path on device
+ * steps; GRPO ratios inside and on both sides of the clip range with A of both signs, σ = 1 and
+ * σ near 0) and in f32, bf16 and f16: run the CPU path on host buffers and the CUDA path on device
  * buffers (outputs poisoned with NaN first, so an unwritten element fails), and compare element by
  * element, reporting the worst one. Philox normals and the forward process's ε must match bit for
  * bit. The non-finite flag word must name a poisoned input.
@@ -397,6 +398,83 @@ void check_nft(int dt, int64_t d, std::mt19937_64& rng) {
     }
 }
 
+/* The SDE step's scalars as SdeStep.of computes them (a = 0.7). */
+struct SdeScalars { double c_x, c_v, std_lp, s; };
+SdeScalars sde_scalars(double sigma, double next, double sigma1) {
+    const double s = 0.7 * std::sqrt(sigma / (1.0 - (sigma == 1.0 ? sigma1 : sigma))), dt = next - sigma;
+    return {1.0 + s * s * dt / (2.0 * sigma), (1.0 + s * s * (1.0 - sigma) / (2.0 * sigma)) * dt, s * std::sqrt(-dt), s};
+}
+
+void check_grpo(int dt, int64_t d, std::mt19937_64& rng) {
+    const int64_t rows = 8;
+    const size_t n = (size_t)(rows * d);
+    struct Cfg { const char* name; double sigma, next, sigma1, eps, beta; bool ref; };
+    const Cfg cfgs[] = {{"σ=1→0.9 (σ_1 rule)", 1.0, 0.9, 0.9, 1e-4, 0.04, true},
+                        {"σ=0.5→0.3, no v_ref", 0.5, 0.3, 0.9, 1e-4, 0.04, false},
+                        {"σ=1e-3→0, ε=0.2 β=0.3", 1e-3, 0.0, 0.9, 0.2, 0.3, true}};
+    // rows: ρ = 1, inside the range, 3ε above (A > 0: clipped wins; A < 0: unclipped), 3ε below
+    // (A > 0: unclipped; A < 0: clipped), A = 0, a masked row
+    const float adv[rows] = {1.3f, -0.7f, 0.9f, -1.1f, 0.6f, -0.8f, 0.0f, 2.0f};
+    const double at_eps[rows] = {0, 0.5, 3, 3, -3, -3, 2, -2};
+    std::vector<float> valid = {1, 1, 1, 1, 1, 1, 1, 0};
+    std::normal_distribution<float> nd;
+    for (const Cfg& c : cfgs) {
+        const SdeScalars k = sde_scalars(c.sigma, c.next, c.sigma1);
+        HostBuf x = random_buf(dt, n, rng), vth = random_buf(dt, n, rng), vref = random_buf(dt, n, rng), xn(dt, n);
+        for (size_t i = 0; i < n; ++i)  // x' drawn with a velocity near v_θ (ξ without spikes)
+            xn.set(i, (float)(k.c_x * x.get(i) + k.c_v * (vth.get(i) + 0.05f * nd(rng)) + k.std_lp * nd(rng)));
+        editr1_grpo_loss_params p{};
+        p.rows = rows; p.row_len = d; p.dtype = dt;
+        p.c_x = k.c_x; p.c_v = k.c_v; p.std_log_prob = k.std_lp; p.std_kl = k.s; p.clip_range = c.eps; p.kl_weight = c.beta;
+        // the old log-probs that place each row's ratio, from a first CPU call
+        std::vector<float> lpo(rows, 0.0f), lpc(rows, NAN), rc(rows, NAN), ellc(rows, NAN), klc(rows, NAN), lossc(1, NAN);
+        editr1_grpo_loss_params pc = p;
+        pc.x = x.data(); pc.x_next = xn.data(); pc.v_theta = vth.data(); pc.v_ref = c.ref ? vref.data() : nullptr;
+        pc.advantage = adv; pc.log_prob_old = lpo.data(); pc.valid = valid.data();
+        pc.log_prob = lpc.data(); pc.ratio = rc.data(); pc.ell = ellc.data(); pc.kl = klc.data(); pc.loss = lossc.data();
+        ST(editr1_grpo_loss_cpu(&pc));
+        for (int b = 0; b < rows; ++b) lpo[b] = (float)(lpc[b] - std::log(1.0 + at_eps[b] * c.eps));
+        HostBuf gc = poisoned(dt, n);
+        pc.grad = gc.data();
+        ST(editr1_grpo_loss_cpu(&pc));
+        DevBuf dx(x), dxn(xn), dth(vth), dref(vref), dgrad(n * dsize(dt)), dadv(rows * 4), dlpo(rows * 4), dvs(rows * 4),
+            dlp(rows * 4), dr(rows * 4), dell(rows * 4), dkl(rows * 4), dloss(4);
+        CK(cudaMemcpy(dadv.p, adv, rows * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dlpo.p, lpo.data(), rows * 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dvs.p, valid.data(), rows * 4, cudaMemcpyHostToDevice));
+        editr1_grpo_loss_params pg = p;
+        pg.x = dx.p; pg.x_next = dxn.p; pg.v_theta = dth.p; pg.v_ref = c.ref ? dref.p : nullptr;
+        pg.advantage = (const float*)dadv.p; pg.log_prob_old = (const float*)dlpo.p; pg.valid = (const float*)dvs.p;
+        pg.log_prob = (float*)dlp.p; pg.ratio = (float*)dr.p; pg.ell = (float*)dell.p; pg.kl = (float*)dkl.p;
+        pg.loss = (float*)dloss.p; pg.grad = dgrad.p;
+        size_t wsb = editr1_grpo_loss_workspace_bytes(&pg);
+        DevBuf ws(wsb);
+        pg.workspace = ws.p; pg.workspace_bytes = wsb;
+        ST(editr1_grpo_loss_cuda(&pg, nullptr));
+        CK(cudaDeviceSynchronize());
+        char what[200];
+        snprintf(what, sizeof what, "grpo %s D=%lld %s", c.name, (long long)d, dname(dt));
+        std::string w = what;
+        // f32 sums in another order (and FMA contraction): logp differs by a few ulps of its quadratic
+        // term q = mean((x' − μ)²)/(2·std²), and ρ = exp(logp − logp_old) relatively as much. q is
+        // large where x' does not fit the step's Gaussian (bf16 rounding of a 20σ x at σ = 1e-3).
+        double qmax = 0;
+        for (int b = 0; b < rows; ++b)
+            qmax = std::max(qmax, -(lpc[b] + std::log(k.std_lp) + 0.5 * std::log(2.0 * M_PI)));
+        const double rel = 2e-5 + 1e-6 * qmax;
+        compare((w + " logp").c_str(), dlp.floats(rows).data(), lpc.data(), rows, 1e-6, 1e-5);
+        compare((w + " ratio").c_str(), dr.floats(rows).data(), rc.data(), rows, 1e-6, rel);
+        compare((w + " ℓ").c_str(), dell.floats(rows).data(), ellc.data(), rows, rel, rel);
+        compare((w + " kl").c_str(), dkl.floats(rows).data(), klc.data(), rows, 1e-6, 1e-4);
+        compare((w + " loss").c_str(), dloss.floats(1).data(), lossc.data(), 1, 3 * rel, rel);
+        std::vector<float> gcf = to_floats(gc);
+        double gmax = 0;
+        for (float v : gcf) gmax = std::max(gmax, (double)std::fabs(v));
+        compare((w + " grad").c_str(), to_floats(dgrad.to_host(dt, n)).data(), gcf.data(), n, 1e-4 * gmax,
+                std::max(1e-4, rtol_of(dt)));
+    }
+}
+
 void check_score(int dt, int64_t v, std::mt19937_64& rng) {
     const int64_t rows = 6;
     HostBuf l = random_buf(dt, (size_t)(rows * v), rng, 2.0f);
@@ -463,6 +541,28 @@ void check_flags() {
     ST(editr1_logit_score_cuda(&q, nullptr));
     CK(cudaMemcpy(&flag, dflag2.p, 4, cudaMemcpyDeviceToHost));
     expect("CUDA non-finite flag names the logits", flag == EDITR1_SCORE_NF_LOGITS, "flag=" + std::to_string(flag));
+    {  // a NaN in x' of a GRPO loss sets the x_next bit (the spoiled outputs may add the output bit)
+        HostBuf xn = random_buf(EDITR1_F32, rows * d, rng), vt = random_buf(EDITR1_F32, rows * d, rng);
+        xn.set(555, NAN);
+        std::vector<float> adv = {1, -1}, lpo = {0, 0}, valid = {1, 1};
+        DevBuf dxn(xn), dvt(vt), dgrad(rows * d * 4), dloss(4), dadv(8), dlpo(8), dvs(8), dflag3(4);
+        CK(cudaMemcpy(dadv.p, adv.data(), 8, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dlpo.p, lpo.data(), 8, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dvs.p, valid.data(), 8, cudaMemcpyHostToDevice));
+        editr1_grpo_loss_params g{};
+        g.rows = rows; g.row_len = d; g.dtype = EDITR1_F32; g.x = dx.p; g.x_next = dxn.p; g.v_theta = dvt.p;
+        g.advantage = (const float*)dadv.p; g.log_prob_old = (const float*)dlpo.p; g.valid = (const float*)dvs.p;
+        g.c_x = 0.9; g.c_v = -0.25; g.std_log_prob = 0.3; g.std_kl = 0.7; g.clip_range = 1e-4; g.kl_weight = 0.04;
+        g.loss = (float*)dloss.p; g.grad = dgrad.p; g.nonfinite = (uint32_t*)dflag3.p;
+        size_t gwsb = editr1_grpo_loss_workspace_bytes(&g);
+        DevBuf gws(gwsb);
+        g.workspace = gws.p; g.workspace_bytes = gwsb;
+        ST(editr1_grpo_loss_cuda(&g, nullptr));
+        CK(cudaMemcpy(&flag, dflag3.p, 4, cudaMemcpyDeviceToHost));
+        expect("CUDA non-finite flag names x_next of the GRPO loss",
+               (flag & EDITR1_GRPO_NF_X_NEXT) && !(flag & (EDITR1_GRPO_NF_X | EDITR1_GRPO_NF_V_THETA)),
+               "flag=" + std::to_string(flag));
+    }
     // a missing workspace is an argument error, not a crash
     q.workspace = nullptr;
     expect("CUDA launch without its workspace is refused", editr1_logit_score_cuda(&q, nullptr) == EDITR1_ERR_INVALID_ARGUMENT,
@@ -577,6 +677,22 @@ void time_all(int reps, bool quick) {
             nv.form = EDITR1_NFT_VELOCITY;
             snprintf(name, sizeof name, "nft loss+grad velocity form %lldx%lld %s", (long long)rows, (long long)d, dname(dt));
             report(tm, name, 6.0 * n * s, [&] { ST(editr1_nft_loss_cuda(&nv, nullptr)); });
+
+            // GRPO at σ = 0.5 → 0.3: x' = ε's buffer (written above), A = r's 0.7, logp_old = t's 0.4
+            const SdeScalars k = sde_scalars(0.5, 0.3, 0.9);
+            DevBuf lpg(rows * 4), rag(rows * 4);
+            editr1_grpo_loss_params gp{};
+            gp.rows = rows; gp.row_len = d; gp.dtype = dt; gp.x = x.p; gp.x_next = eps.p; gp.v_theta = vc.p;
+            gp.v_ref = vref.p; gp.advantage = (const float*)drs.p; gp.log_prob_old = (const float*)dts.p;
+            gp.valid = (const float*)dvs.p; gp.c_x = k.c_x; gp.c_v = k.c_v; gp.std_log_prob = k.std_lp; gp.std_kl = k.s;
+            gp.clip_range = 1e-4; gp.kl_weight = 0.04; gp.log_prob = (float*)lpg.p; gp.ratio = (float*)rag.p;
+            gp.ell = (float*)ell.p; gp.kl = (float*)kl.p; gp.loss = (float*)loss.p; gp.grad = grad.p;
+            size_t gwsb = editr1_grpo_loss_workspace_bytes(&gp);
+            DevBuf gws(gwsb);
+            gp.workspace = gws.p; gp.workspace_bytes = gwsb;
+            // read x, x', v_θ, v_ref; write grad
+            snprintf(name, sizeof name, "grpo loss+grad %lldx%lld %s", (long long)rows, (long long)d, dname(dt));
+            report(tm, name, 5.0 * n * s, [&] { ST(editr1_grpo_loss_cuda(&gp, nullptr)); });
         }
         {
             const int64_t rows = 288, v = 151936;
@@ -629,6 +745,7 @@ int main(int argc, char** argv) {
             check_flow(dt, d, rng);
             check_noise(dt, d);
             check_nft(dt, d, rng);
+            check_grpo(dt, d, rng);
         }
         for (int64_t v : {6LL, 97LL, 151936LL}) check_score(dt, v, rng);
     }

@@ -16,7 +16,8 @@
  *
  * Dtypes: activations are f32, bf16 or f16 (one dtype per call, named by the struct's dtype
  * field); accumulation is f32 per element and f64 across elements. Per-sample inputs and
- * outputs (t, r, valid, ℓ, kl, loss, log-prob, score, probabilities, mass) are always f32.
+ * outputs (t, r, valid, advantage, old log-prob, ℓ, kl, loss, log-prob, ratio, score,
+ * probabilities, mass) are always f32.
  *
  * Non-finite inputs: each kernel ORs a bit per offending input into *nonfinite (see the
  * EDITR1_NF_* bits of each kernel) as it reads them, at no extra memory traffic. The CPU path
@@ -307,6 +308,77 @@ typedef struct editr1_logit_score_params {
 EDITR1_API size_t editr1_logit_score_workspace_bytes(const editr1_logit_score_params* p);
 EDITR1_API int editr1_logit_score_cpu(const editr1_logit_score_params* p);
 EDITR1_API int editr1_logit_score_cuda(const editr1_logit_score_params* p, void* stream);
+
+/* ------------------------------------------------------------------------------------------ */
+/* 5. Flow-GRPO loss and its gradient (SPEC §3 SDE step, §7 baseline)                         */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * The clipped-ratio objective of Flow-GRPO on one stored SDE step x → x' (σ → σ', dt = σ' − σ,
+ * s = a·sqrt(σ/(1 − σ)), σ_1 in the denominator when σ = 1; every row of a call is at this step):
+ *   μ_θ   = c_x·x + c_v·v_θ                     c_x = 1 + s²·dt/(2σ), c_v = (1 + s²·(1 − σ)/(2σ))·dt
+ *   logp_θ[b] = mean_D[ −(x' − μ_θ)²/(2·std_lp²) ] − log std_lp − ½·log 2π     std_lp = s·sqrt(−dt)
+ *   ρ_b   = exp(logp_θ[b] − log_prob_old[b])
+ *   ℓ_b   = max(−A_b·ρ_b, −A_b·clip(ρ_b, 1 − ε, 1 + ε))
+ *   kl_b  = mean_D[ (μ_θ − μ_ref)² ] / (2·std_kl²)   μ_ref from v_ref; std_kl = s (no sqrt(−dt): as
+ *                                                    Flow-GRPO, whose KL uses std_dev_t alone); 0 without v_ref
+ *   loss  = Σ valid·(ℓ + β·kl) / Σ valid          (0, and a zero gradient, when Σ valid = 0)
+ * and grad = ∂loss/∂v_θ in the dtype of v_θ, per element of row b (μ_θ − μ_ref = c_v·(v_θ − v_ref)):
+ *   grad = valid_b/Σvalid · [ g'_b·ρ_b·c_v/(D·std_lp²)·(x' − μ_θ) + β·c_v²/(D·std_kl²)·(v_θ − v_ref) ]
+ *   g'_b = ∂ℓ/∂ρ = 0 when the clipped term is strictly larger (ρ > 1 + ε with A > 0, or ρ < 1 − ε
+ *          with A < 0), else −A_b. At a tie (ρ inside [1 − ε, 1 + ε], bounds included, or A = 0)
+ *          this is what torch.maximum's autograd gives: it sends half the gradient to each side
+ *          and clamp passes it inside its closed range, ½·(−A) + ½·(−A)·1 = −A.
+ * x' − μ_θ is formed as (x' − x) − ((c_x − 1)·x + c_v·v_θ) in f32: near σ = 0 std_lp is ~1e-3 of |x|
+ * (σ = 1e-3 → 0: 7e-4), and x' − μ_θ formed directly would lose ~10 of f32's 24 bits to cancellation.
+ * ρ, ℓ and the gradient coefficients are computed per row in f64 from the f64 row sums.
+ *
+ * Two passes: per-row sums Σ(x' − μ_θ)², Σ(v_θ − v_ref)² (f64 across f32 pieces), then the
+ * element-wise gradient (re-reading x, x', v_θ, v_ref, from cache when a row's share fits).
+ * Minimum bytes: read x, x', v_θ (, v_ref) once, write grad once: 5·B·D·s with v_ref, 4·B·D·s
+ * without (+ B·(3 + 4)·4 for the per-sample vectors and outputs).
+ */
+typedef struct editr1_grpo_loss_params {
+    int64_t rows;             /* B >= 1 */
+    int64_t row_len;          /* D >= 1 */
+    int32_t dtype;            /* of x, x_next, v_theta, v_ref, grad */
+    const void* x;            /* [B, D] the stored sample at σ (the step's input x_t) */
+    const void* x_next;       /* [B, D] the stored sample the rollout drew at σ' (x_{t−1}) */
+    const void* v_theta;      /* [B, D] the current policy's velocity at (x, σ) */
+    const void* v_ref;        /* [B, D] the reference velocity (adapters off), or NULL (kl = 0) */
+    const float* advantage;   /* [B] f32 advantage A_b, finite */
+    const float* log_prob_old;/* [B] f32 logp of x' stored at rollout time, finite */
+    const float* valid;       /* [B] f32 weights, each 0 or 1 (masked rows: 0) */
+    double c_x;               /* coefficient of x in μ: 1 + s²·dt/(2σ), finite */
+    double c_v;               /* coefficient of v in μ: (1 + s²·(1 − σ)/(2σ))·dt, finite */
+    double std_log_prob;      /* std of x' given x: s·sqrt(−dt) > 0 */
+    double std_kl;            /* the KL's scale s > 0 (read only with v_ref) */
+    double clip_range;        /* ε >= 0 (Flow-GRPO: 1e-4) */
+    double kl_weight;         /* β >= 0 (Flow-GRPO: 0.04) */
+    float* log_prob;          /* [B] f32 logp_θ, or NULL */
+    float* ratio;             /* [B] f32 ρ, or NULL */
+    float* ell;               /* [B] f32 per-sample clipped surrogate ℓ, or NULL */
+    float* kl;                /* [B] f32 per-sample kl (before β), or NULL */
+    float* loss;              /* [1] f32 batch loss (required) */
+    void* grad;               /* [B, D] ∂loss/∂v_θ, or NULL (loss only) */
+    uint32_t* nonfinite;      /* optional flag word, EDITR1_GRPO_NF_* bits */
+    void* workspace;          /* CUDA only: editr1_grpo_loss_workspace_bytes() bytes */
+    size_t workspace_bytes;
+} editr1_grpo_loss_params;
+
+#define EDITR1_GRPO_NF_X            (1u << 0)
+#define EDITR1_GRPO_NF_X_NEXT       (1u << 1)
+#define EDITR1_GRPO_NF_V_THETA      (1u << 2)
+#define EDITR1_GRPO_NF_V_REF        (1u << 3)
+#define EDITR1_GRPO_NF_ADVANTAGE    (1u << 4) /* a non-finite advantage */
+#define EDITR1_GRPO_NF_LOG_PROB_OLD (1u << 5) /* a non-finite log_prob_old */
+#define EDITR1_GRPO_NF_VALID        (1u << 6) /* not 0 or 1 */
+#define EDITR1_GRPO_NF_OUTPUT       (1u << 7) /* a non-finite logp, ρ, ℓ, kl or gradient from finite inputs
+                                                 (ρ overflows past logp_θ − log_prob_old ≈ 88; the CPU path
+                                                 clears it when an input bit is set, CUDA sets both) */
+
+EDITR1_API size_t editr1_grpo_loss_workspace_bytes(const editr1_grpo_loss_params* p);
+EDITR1_API int editr1_grpo_loss_cpu(const editr1_grpo_loss_params* p);
+EDITR1_API int editr1_grpo_loss_cuda(const editr1_grpo_loss_params* p, void* stream);
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,10 @@ const char* const kNftNonfiniteNames[] = {"x0", "target", "v_theta", "v_old", "v
 const int kNftNonfiniteCount = 8;
 const char* const kScoreNonfiniteNames[] = {"logits (NaN or +Inf)"};
 const int kScoreNonfiniteCount = 1;
+const char* const kGrpoNonfiniteNames[] = {"x", "x_next", "v_theta", "v_ref", "advantage", "log_prob_old",
+                                           "valid (not 0 or 1)",
+                                           "output (log-prob, ratio, loss or gradient overflowed)"};
+const int kGrpoNonfiniteCount = 8;
 
 int nonfinite_status(const char* entry, uint32_t mask, const char* const* names, int nnames) {
     if (mask == 0) return ok();
@@ -170,6 +174,36 @@ int validate_nft_loss(const editr1_nft_loss_params* p, const char* entry) {
     return EDITR1_OK;
 }
 
+int validate_grpo_loss(const editr1_grpo_loss_params* p, const char* entry) {
+    E1_REQUIRE(p, "%s: params is NULL", entry);
+    E1_REQUIRE(p->rows >= 1, "%s: rows must be >= 1 (got %lld)", entry, (long long)p->rows);
+    E1_REQUIRE(p->row_len >= 1, "%s: row_len must be >= 1 (got %lld)", entry, (long long)p->row_len);
+    if (int s = check_dtype(entry, p->dtype)) return s;
+    E1_REQUIRE(p->x, "%s: x is NULL", entry);
+    E1_REQUIRE(p->x_next, "%s: x_next is NULL", entry);
+    E1_REQUIRE(p->v_theta, "%s: v_theta is NULL", entry);
+    E1_REQUIRE(p->advantage, "%s: advantage is NULL", entry);
+    E1_REQUIRE(p->log_prob_old, "%s: log_prob_old is NULL", entry);
+    E1_REQUIRE(p->valid, "%s: valid is NULL", entry);
+    E1_REQUIRE(p->loss, "%s: loss is NULL", entry);
+    E1_REQUIRE(isfinite(p->c_x) && isfinite(p->c_v), "%s: c_x and c_v must be finite (got %g, %g)", entry, p->c_x,
+               p->c_v);
+    E1_REQUIRE(isfinite(p->std_log_prob) && p->std_log_prob > 0.0,
+               "%s: std_log_prob must be finite and > 0 (got %g)", entry, p->std_log_prob);
+    E1_REQUIRE(!p->v_ref || (isfinite(p->std_kl) && p->std_kl > 0.0),
+               "%s: std_kl must be finite and > 0 with v_ref (got %g)", entry, p->std_kl);
+    E1_REQUIRE(isfinite(p->clip_range) && p->clip_range >= 0.0, "%s: clip_range must be finite and >= 0 (got %g)",
+               entry, p->clip_range);
+    E1_REQUIRE(isfinite(p->kl_weight) && p->kl_weight >= 0.0, "%s: kl_weight must be finite and >= 0 (got %g)",
+               entry, p->kl_weight);
+    size_t bytes = (size_t)p->rows * (size_t)p->row_len * editr1_dtype_size(p->dtype);
+    const void* inputs[] = {p->x, p->x_next, p->v_theta, p->v_ref};
+    const char* names[] = {"x", "x_next", "v_theta", "v_ref"};
+    for (int i = 0; i < 4; ++i)
+        E1_REQUIRE(!overlaps(p->grad, bytes, inputs[i], bytes), "%s: grad overlaps %s", entry, names[i]);
+    return EDITR1_OK;
+}
+
 int validate_logit_score(const editr1_logit_score_params* p, const char* entry) {
     E1_REQUIRE(p, "%s: params is NULL", entry);
     E1_REQUIRE(p->rows >= 1, "%s: rows must be >= 1 (got %lld)", entry, (long long)p->rows);
@@ -206,6 +240,7 @@ int validate_logit_score(const editr1_logit_score_params* p, const char* entry) 
 static const int64_t kFlowChunkElems = 2048;   // elements per block on the elementwise path
 static const int64_t kFlowChunkTokens = 8;     // tokens per block (one warp each) when rescaling
 static const int64_t kNftChunkElems = 2048;
+static const int64_t kGrpoChunkElems = 2048;
 static const int64_t kScoreSplitElems = 8192;
 
 int64_t cuda_flow_chunks(const editr1_flow_step_params* p) {
@@ -214,6 +249,7 @@ int64_t cuda_flow_chunks(const editr1_flow_step_params* p) {
 }
 int64_t cuda_nft_chunks(int64_t row_len, int32_t) { return ceil_div(row_len, kNftChunkElems); }
 int64_t cuda_score_splits(int64_t vocab) { return ceil_div(vocab, kScoreSplitElems); }
+int64_t cuda_grpo_chunks(int64_t row_len) { return ceil_div(row_len, kGrpoChunkElems); }
 
 size_t flow_step_workspace(const editr1_flow_step_params* p) {
     if (!p || !p->log_prob || p->rows < 1 || p->row_len < 1) return 0;
@@ -223,6 +259,10 @@ size_t flow_step_workspace(const editr1_flow_step_params* p) {
 size_t nft_loss_workspace(const editr1_nft_loss_params* p) {
     if (!p || p->rows < 1 || p->row_len < 1) return 0;
     return (size_t)p->rows * (size_t)cuda_nft_chunks(p->row_len, p->dtype) * NFT_NSUMS * sizeof(double);
+}
+size_t grpo_loss_workspace(const editr1_grpo_loss_params* p) {
+    if (!p || p->rows < 1 || p->row_len < 1) return 0;
+    return (size_t)p->rows * (size_t)cuda_grpo_chunks(p->row_len) * GRPO_NSUMS * sizeof(double);
 }
 size_t logit_score_workspace(const editr1_logit_score_params* p) {
     if (!p || p->rows < 1 || p->vocab < 1) return 0;
@@ -261,5 +301,6 @@ long long editr1_heap_bytes_in_use(void) {
 size_t editr1_flow_step_workspace_bytes(const editr1_flow_step_params* p) { return flow_step_workspace(p); }
 size_t editr1_nft_loss_workspace_bytes(const editr1_nft_loss_params* p) { return nft_loss_workspace(p); }
 size_t editr1_logit_score_workspace_bytes(const editr1_logit_score_params* p) { return logit_score_workspace(p); }
+size_t editr1_grpo_loss_workspace_bytes(const editr1_grpo_loss_params* p) { return grpo_loss_workspace(p); }
 
 }  // extern "C"

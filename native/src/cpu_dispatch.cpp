@@ -20,6 +20,7 @@ namespace editr1 {
     uint32_t noise(const editr1_noise_params& p);                 \
     uint32_t nft_loss(const editr1_nft_loss_params& p);           \
     uint32_t logit_score(const editr1_logit_score_params& p);     \
+    uint32_t grpo_loss(const editr1_grpo_loss_params& p);         \
     }
 EDITR1_DECLARE_CPU_NS(cpu_base)
 #ifdef EDITR1_HAVE_CPU_AVX2
@@ -98,6 +99,16 @@ int editr1_logit_score_cpu(const editr1_logit_score_params* p) {
     uint32_t mask = EDITR1_CPU_CALL(logit_score, *p);
     if (p->nonfinite) *p->nonfinite = mask;
     return nonfinite_status(entry, mask, kScoreNonfiniteNames, kScoreNonfiniteCount);
+}
+
+int editr1_grpo_loss_cpu(const editr1_grpo_loss_params* p) {
+    const char* entry = "editr1_grpo_loss_cpu";
+    if (int s = validate_grpo_loss(p, entry)) return s;
+    uint32_t mask = EDITR1_CPU_CALL(grpo_loss, *p);
+    // non-finite outputs of non-finite inputs are no news: name the output only when no input is
+    if (mask & ~EDITR1_GRPO_NF_OUTPUT) mask &= ~EDITR1_GRPO_NF_OUTPUT;
+    if (p->nonfinite) *p->nonfinite = mask;
+    return nonfinite_status(entry, mask, kGrpoNonfiniteNames, kGrpoNonfiniteCount);
 }
 
 int editr1_cpu_threads(void) { return cpu_threads(); }

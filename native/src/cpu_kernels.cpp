@@ -610,6 +610,159 @@ uint32_t nft_loss_t(const editr1_nft_loss_params& p) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Flow-GRPO loss                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Pass 1 over one item: the row's two f64 sums Σ(x' − μ_θ)² and Σ(v_θ − v_ref)², and the input
+   flags. v_ref (REF) is a template flag so the loop is straight-line code that vectorizes; the
+   sums are f32 over kSumPiece elements added in f64, and the flags float sums of v − v, as in
+   the NFT loss (same reasons). */
+template <typename T, bool REF>
+uint32_t grpo_pass1_t(const editr1_grpo_loss_params& p, const GrpoStep& step, int64_t base, int64_t n, double* sums) {
+    const GrpoStep k = step;
+    const T* x = (const T*)p.x + base;
+    const T* xn = (const T*)p.x_next + base;
+    const T* vth = (const T*)p.v_theta + base;
+    const T* vref = REF ? (const T*)p.v_ref + base : nullptr;
+    float nf0 = 0.0f, nf1 = 0.0f, nf2 = 0.0f, nf3 = 0.0f;
+    double slp = 0.0, skl = 0.0;
+    for (int64_t p0 = 0; p0 < n; p0 += kSumPiece) {
+        const int64_t p1 = p0 + kSumPiece < n ? p0 + kSumPiece : n;
+        float flp = 0.0f, fkl = 0.0f;
+#pragma omp simd reduction(+ : nf0, nf1, nf2, nf3, flp, fkl)
+        for (int64_t i = p0; i < p1; ++i) {
+            float a = to_float(x[i]), b = to_float(xn[i]), th = to_float(vth[i]);
+            nf0 += a - a;
+            nf1 += b - b;
+            nf2 += th - th;
+            float d = grpo_residual(k, a, b, th);
+            flp += d * d;
+            if (REF) {
+                float rf = to_float(vref[i]);
+                nf3 += rf - rf;
+                float dk = th - rf;
+                fkl += dk * dk;
+            }
+        }
+        slp += (double)flp;
+        skl += (double)fkl;
+    }
+    sums[GRPO_SQ_LP] = slp;
+    sums[GRPO_SQ_KL] = skl;
+    return (nf0 != 0.0f ? EDITR1_GRPO_NF_X : 0u) | (nf1 != 0.0f ? EDITR1_GRPO_NF_X_NEXT : 0u) |
+           (nf2 != 0.0f ? EDITR1_GRPO_NF_V_THETA : 0u) | (nf3 != 0.0f ? EDITR1_GRPO_NF_V_REF : 0u);
+}
+
+/* Pass 2: the element-wise gradient with the row's coefficients fixed; flags a gradient the dtype
+   cannot hold (f32: a non-finite one; bf16/f16: past the largest finite value). */
+template <typename T, bool REF>
+uint32_t grpo_pass2_t(const editr1_grpo_loss_params& p, const GrpoStep& step, int64_t base, int64_t n, float glp,
+                      float gkl) {
+    // a local copy: through the reference GCC reloads the coefficients after every store to grad,
+    // which might alias them
+    const GrpoStep k = step;
+    const T* x = (const T*)p.x + base;
+    const T* xn = (const T*)p.x_next + base;
+    const T* vth = (const T*)p.v_theta + base;
+    const T* vref = REF ? (const T*)p.v_ref + base : nullptr;
+    T* grad = (T*)p.grad + base;
+    float nf_out = 0.0f;
+    int bad_out = 0;
+#pragma omp simd reduction(+ : nf_out) reduction(| : bad_out)
+    for (int64_t i = 0; i < n; ++i) {
+        float th = to_float(vth[i]);
+        float g = glp * grpo_residual(k, to_float(x[i]), to_float(xn[i]), th);
+        if (REF) g += gkl * (th - to_float(vref[i]));
+        if (std::is_same<T, float>::value) nf_out += g - g;
+        else bad_out |= !fits_in<T>(g);
+        grad[i] = from_float<T>(g);
+    }
+    return (bad_out || nf_out != 0.0f) ? EDITR1_GRPO_NF_OUTPUT : 0u;
+}
+
+template <typename T>
+uint32_t grpo_loss_t(const editr1_grpo_loss_params& p) {
+    uint32_t mask = 0;
+    double sum_valid = 0.0;
+    for (int64_t b = 0; b < p.rows; ++b) {
+        float a = p.advantage[b], lo = p.log_prob_old[b], v = p.valid[b];
+        if (!is_finite(a)) mask |= EDITR1_GRPO_NF_ADVANTAGE;
+        if (!is_finite(lo)) mask |= EDITR1_GRPO_NF_LOG_PROB_OLD;
+        if (!(v == 0.0f || v == 1.0f)) mask |= EDITR1_GRPO_NF_VALID;
+        sum_valid += (double)v;
+    }
+    if (mask) return mask;
+
+    const bool ref = p.v_ref != nullptr;
+    const GrpoStep step{(float)(p.c_x - 1.0), (float)p.c_v};
+    const int64_t chunks = ceil_div(p.row_len, kChunk);
+    std::vector<double> sums((size_t)(p.rows * chunks) * GRPO_NSUMS);
+    std::vector<GrpoRowOut> rows((size_t)p.rows);
+    auto finish = [&](int64_t b) {
+        double s[GRPO_NSUMS] = {0.0, 0.0};
+        for (int64_t c = 0; c < chunks; ++c)
+            for (int j = 0; j < GRPO_NSUMS; ++j) s[j] += sums[(size_t)(b * chunks + c) * GRPO_NSUMS + j];
+        return grpo_row_finish(s, p.row_len, p.advantage[b], p.log_prob_old[b], p.valid[b], sum_valid, p.c_v,
+                               p.std_log_prob, p.std_kl, p.clip_range, p.kl_weight, ref);
+    };
+    auto item_range = [&](int64_t it, int64_t& b, int64_t& e0, int64_t& n) {
+        b = it / chunks;
+        e0 = (it % chunks) * kChunk;
+        n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
+    };
+    // As in the NFT loss: rows in blocks of about kNftBlockItems items per thread, a block's pass 2
+    // right after its pass 1 with the same static item→thread mapping, so pass 2 re-reads the
+    // inputs from this core's cache.
+    const bool want_grad = p.grad != nullptr;
+    const int threads = cpu_threads();
+    const int64_t block_rows = want_grad ? std::max<int64_t>(1, ceil_div(kNftBlockItems * threads, chunks)) : p.rows;
+#pragma omp parallel num_threads(threads) reduction(| : mask)
+    for (int64_t r0 = 0; r0 < p.rows; r0 += block_rows) {
+        const int64_t r1 = std::min(p.rows, r0 + block_rows);
+#pragma omp for schedule(static)
+        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+            int64_t b, e0, n;
+            item_range(it, b, e0, n);
+            const int64_t base = b * p.row_len + e0;
+            double* s = &sums[(size_t)it * GRPO_NSUMS];
+            mask |= ref ? grpo_pass1_t<T, true>(p, step, base, n, s) : grpo_pass1_t<T, false>(p, step, base, n, s);
+        }
+        if (!want_grad) continue;
+        // (the implicit barrier above: the block's sums are complete)
+#pragma omp for schedule(static)
+        for (int64_t b = r0; b < r1; ++b) rows[(size_t)b] = finish(b);
+        // (a non-finite input makes this pass write non-finite gradients; the call then fails)
+#pragma omp for schedule(static) nowait
+        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+            int64_t b, e0, n;
+            item_range(it, b, e0, n);
+            const GrpoRowOut& ro = rows[(size_t)b];
+            const int64_t base = b * p.row_len + e0;
+            mask |= ref ? grpo_pass2_t<T, true>(p, step, base, n, ro.g_lp, ro.g_kl)
+                        : grpo_pass2_t<T, false>(p, step, base, n, ro.g_lp, ro.g_kl);
+        }
+    }
+    if (mask & ~EDITR1_GRPO_NF_OUTPUT) return mask;
+
+    // per-sample outputs and the batch loss, rows in order (a masked row adds nothing, even an
+    // overflowed one: 0·∞ would be NaN)
+    double total = 0.0;
+    for (int64_t b = 0; b < p.rows; ++b) {
+        const GrpoRowOut ro = want_grad ? rows[(size_t)b] : finish(b);
+        if (!ro.finite) mask |= EDITR1_GRPO_NF_OUTPUT;
+        if (p.log_prob) p.log_prob[b] = (float)ro.log_prob;
+        if (p.ratio) p.ratio[b] = (float)ro.ratio;
+        if (p.ell) p.ell[b] = (float)ro.ell;
+        if (p.kl) p.kl[b] = (float)ro.kl;
+        if (p.valid[b] != 0.0f) total += ro.ell + p.kl_weight * ro.kl;
+    }
+    const float loss = sum_valid > 0.0 ? (float)(total / sum_valid) : 0.0f;
+    if (!is_finite(loss)) mask |= EDITR1_GRPO_NF_OUTPUT;
+    *p.loss = loss;
+    return mask;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Logit score                                                                              */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -686,6 +839,13 @@ uint32_t nft_loss(const editr1_nft_loss_params& p) {
         case EDITR1_BF16: return nft_loss_t<bf16>(p);
         case EDITR1_F16: return nft_loss_t<f16>(p);
         default: return nft_loss_t<float>(p);
+    }
+}
+uint32_t grpo_loss(const editr1_grpo_loss_params& p) {
+    switch (p.dtype) {
+        case EDITR1_BF16: return grpo_loss_t<bf16>(p);
+        case EDITR1_F16: return grpo_loss_t<f16>(p);
+        default: return grpo_loss_t<float>(p);
     }
 }
 uint32_t logit_score(const editr1_logit_score_params& p) {

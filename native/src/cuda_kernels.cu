@@ -2,7 +2,7 @@
  * cuda_kernels.cu — the CUDA path of editr1's kernels (sm_80 and sm_90).
  *
  * Every kernel uses the per-element math of kernel_math.h, the same source as the CPU path.
- * Launch shape, shared by all four: a 2-D grid of (chunk of a row, row) blocks of 256 threads,
+ * Launch shape, shared by all five: a 2-D grid of (chunk of a row, row) blocks of 256 threads,
  * so per-row sums are block partials written to a caller-given workspace at a fixed index and
  * added in a fixed order by a second, small kernel — results are deterministic and do not need
  * atomics on floats. Inputs are read once with 16-byte loads where every pointer is 16-byte
@@ -30,6 +30,7 @@ constexpr int64_t kFlowChunk = 2048;   // must match common.cpp's kFlowChunkElem
 constexpr int64_t kFlowTokens = 8;     // must match kFlowChunkTokens (one warp per token)
 constexpr int64_t kNftChunk = 2048;    // must match kNftChunkElems
 constexpr int64_t kScoreSplit = 8192;  // must match kScoreSplitElems
+constexpr int64_t kGrpoChunk = 2048;   // must match kGrpoChunkElems
 
 /* 16 bytes of T as floats */
 template <typename T>
@@ -754,6 +755,170 @@ int logit_score_launch(const editr1_logit_score_params& p, cudaStream_t st, cons
 }
 
 /* ======================================================================================== */
+/* 5. Flow-GRPO loss                                                                        */
+/* ======================================================================================== */
+/*
+ * grpo_sums_kernel (pass 1): per block, the two row sums Σ(x' − μ_θ)² and Σ(v_θ − v_ref)² of its
+ * 2048-element chunk → workspace [B][chunks][2] f64; block (0, b) also checks row b's advantage,
+ * old log-prob and valid. Bytes: read x, x', v_θ (, v_ref).
+ * grpo_finish_kernel (pass 2): each block adds its row's partials in chunk order and derives logp,
+ * ρ, ℓ, kl and the gradient's two coefficients in f64 (grpo_row_finish); block (0, b) writes row
+ * b's per-sample values, block (0, 0) the loss; with a gradient every block then writes its chunk,
+ * re-reading x, x', v_θ, v_ref (from L2 at the realistic sizes: 12 × 65,536 × 4 × 4 B = 12.6 MB
+ * in f32, under the H100/H200's 50 MB). Bytes: write grad (+ the re-read).
+ */
+struct GrpoArgs {
+    editr1_grpo_loss_params p;
+    GrpoStep k;
+    int64_t chunks;
+};
+
+template <typename T, int VEC>
+__global__ void __launch_bounds__(kThreads) grpo_sums_kernel(const GrpoArgs a, double* ws) {
+    const editr1_grpo_loss_params& p = a.p;
+    const int64_t b = blockIdx.y;
+    const bool ref = p.v_ref != nullptr;
+    uint32_t bad = 0;
+    if (blockIdx.x == 0) {
+        bad |= is_finite(p.advantage[b]) ? 0u : EDITR1_GRPO_NF_ADVANTAGE;
+        bad |= is_finite(p.log_prob_old[b]) ? 0u : EDITR1_GRPO_NF_LOG_PROB_OLD;
+        const float v = p.valid[b];
+        bad |= (v == 0.0f || v == 1.0f) ? 0u : EDITR1_GRPO_NF_VALID;
+    }
+    float slp = 0.f, skl = 0.f;
+    constexpr int kIters = (int)(kGrpoChunk / (kThreads * VEC));
+#pragma unroll
+    for (int it = 0; it < kIters; ++it) {
+        const int64_t e = blockIdx.x * kGrpoChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+        if (e >= p.row_len) break;
+        const int64_t i = b * p.row_len + e;
+        float x[VEC], xn[VEC], th[VEC], rf[VEC];
+        load_n<T, VEC>((const T*)p.x, i, x);
+        load_n<T, VEC>((const T*)p.x_next, i, xn);
+        load_n<T, VEC>((const T*)p.v_theta, i, th);
+        if (ref) load_n<T, VEC>((const T*)p.v_ref, i, rf);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+            bad |= is_finite(x[j]) ? 0u : EDITR1_GRPO_NF_X;
+            bad |= is_finite(xn[j]) ? 0u : EDITR1_GRPO_NF_X_NEXT;
+            bad |= is_finite(th[j]) ? 0u : EDITR1_GRPO_NF_V_THETA;
+            const float d = grpo_residual(a.k, x[j], xn[j], th[j]);
+            slp += d * d;
+            if (ref) {
+                bad |= is_finite(rf[j]) ? 0u : EDITR1_GRPO_NF_V_REF;
+                const float dk = th[j] - rf[j];
+                skl += dk * dk;
+            }
+        }
+    }
+    flag(p.nonfinite, bad);
+    __shared__ double scratch[kWarps];
+    double* out = ws + (b * a.chunks + blockIdx.x) * GRPO_NSUMS;
+    const double s0 = block_sum((double)slp, scratch);
+    if (threadIdx.x == 0) out[GRPO_SQ_LP] = s0;
+    const double s1 = block_sum((double)skl, scratch);
+    if (threadIdx.x == 0) out[GRPO_SQ_KL] = s1;
+}
+
+/* Row b's finished values from its partials, added in chunk order (one thread). */
+__device__ GrpoRowOut grpo_row_from_ws(const GrpoArgs& a, const double* ws, int64_t b, double sv) {
+    const editr1_grpo_loss_params& p = a.p;
+    double s[GRPO_NSUMS] = {0, 0};
+    for (int64_t c = 0; c < a.chunks; ++c)
+        for (int j = 0; j < GRPO_NSUMS; ++j) s[j] += ws[(b * a.chunks + c) * GRPO_NSUMS + j];
+    return grpo_row_finish(s, p.row_len, p.advantage[b], p.log_prob_old[b], p.valid[b], sv, p.c_v, p.std_log_prob,
+                           p.std_kl, p.clip_range, p.kl_weight, p.v_ref != nullptr);
+}
+
+template <typename T, int VEC>
+__global__ void __launch_bounds__(kThreads) grpo_finish_kernel(const GrpoArgs a, const double* ws) {
+    const editr1_grpo_loss_params& p = a.p;
+    const int64_t b = blockIdx.y;
+    const bool ref = p.v_ref != nullptr;
+    __shared__ double scratch[kWarps];
+    __shared__ float coef[2];
+    uint32_t bad = 0;
+    const double sv = sum_valid(p.valid, p.rows, scratch);  // thread 0 only
+    if (threadIdx.x == 0) {
+        const GrpoRowOut o = grpo_row_from_ws(a, ws, b, sv);
+        coef[0] = o.g_lp;
+        coef[1] = o.g_kl;
+        if (blockIdx.x == 0) {
+            if (p.log_prob) p.log_prob[b] = (float)o.log_prob;
+            if (p.ratio) p.ratio[b] = (float)o.ratio;
+            if (p.ell) p.ell[b] = (float)o.ell;
+            if (p.kl) p.kl[b] = (float)o.kl;
+            bad |= o.finite ? 0u : EDITR1_GRPO_NF_OUTPUT;
+        }
+    }
+    if (blockIdx.x == 0 && b == 0) {
+        // the batch loss: rows split over the threads, then a fixed-order block sum; a masked row
+        // adds nothing, even an overflowed one (0·∞ would be NaN)
+        __shared__ double svs;
+        if (threadIdx.x == 0) svs = sv;
+        __syncthreads();
+        const double svall = svs;
+        double tot = 0.0;
+        for (int64_t rr = threadIdx.x; rr < p.rows; rr += kThreads) {
+            if (p.valid[rr] == 0.0f) continue;
+            const GrpoRowOut o = grpo_row_from_ws(a, ws, rr, svall);
+            tot += o.ell + p.kl_weight * o.kl;
+        }
+        tot = block_sum(tot, scratch);
+        if (threadIdx.x == 0) {
+            const float loss = svall > 0.0 ? (float)(tot / svall) : 0.0f;
+            *p.loss = loss;
+            bad |= is_finite(loss) ? 0u : EDITR1_GRPO_NF_OUTPUT;
+        }
+    }
+    __syncthreads();  // coef is written by thread 0
+    if (p.grad) {
+        const float gl = coef[0], gk = coef[1];
+        constexpr int kIters = (int)(kGrpoChunk / (kThreads * VEC));
+#pragma unroll
+        for (int it = 0; it < kIters; ++it) {
+            const int64_t e = blockIdx.x * kGrpoChunk + ((int64_t)it * kThreads + threadIdx.x) * VEC;
+            if (e >= p.row_len) break;
+            const int64_t i = b * p.row_len + e;
+            float x[VEC], xn[VEC], th[VEC], rf[VEC], g[VEC];
+            load_n<T, VEC>((const T*)p.x, i, x);
+            load_n<T, VEC>((const T*)p.x_next, i, xn);
+            load_n<T, VEC>((const T*)p.v_theta, i, th);
+            if (ref) load_n<T, VEC>((const T*)p.v_ref, i, rf);
+#pragma unroll
+            for (int j = 0; j < VEC; ++j) {
+                g[j] = gl * grpo_residual(a.k, x[j], xn[j], th[j]) + (ref ? gk * (th[j] - rf[j]) : 0.0f);
+                bad |= fits_in<T>(g[j]) ? 0u : EDITR1_GRPO_NF_OUTPUT;
+            }
+            store_n<T, VEC>((T*)p.grad, i, g);
+        }
+    }
+    flag(p.nonfinite, bad);  // every thread reaches this (the warp-wide OR needs all lanes)
+}
+
+template <typename T>
+int grpo_loss_launch(const editr1_grpo_loss_params& p, cudaStream_t st, const char* entry) {
+    GrpoArgs a{p, GrpoStep{(float)(p.c_x - 1.0), (float)p.c_v}, cuda_grpo_chunks(p.row_len)};
+    constexpr int V = Vec<T>::N;
+    bool vec = p.row_len % V == 0;
+    const void* ptrs[] = {p.x, p.x_next, p.v_theta, p.v_ref, p.grad};
+    for (const void* q : ptrs) vec = vec && aligned16(q);
+    double* ws = (double*)p.workspace;
+    dim3 g1((unsigned)a.chunks, (unsigned)p.rows);
+    dim3 g2((unsigned)(p.grad ? a.chunks : 1), (unsigned)p.rows);
+    if (vec) {
+        grpo_sums_kernel<T, V><<<g1, kThreads, 0, st>>>(a, ws);
+        if (int s = launch_status(entry, "grpo_sums_kernel")) return s;
+        grpo_finish_kernel<T, V><<<g2, kThreads, 0, st>>>(a, ws);
+    } else {
+        grpo_sums_kernel<T, 1><<<g1, kThreads, 0, st>>>(a, ws);
+        if (int s = launch_status(entry, "grpo_sums_kernel")) return s;
+        grpo_finish_kernel<T, 1><<<g2, kThreads, 0, st>>>(a, ws);
+    }
+    return launch_status(entry, "grpo_finish_kernel");
+}
+
+/* ======================================================================================== */
 /* Common entry logic                                                                       */
 /* ======================================================================================== */
 
@@ -784,6 +949,7 @@ int by_dtype(const P& p, cudaStream_t st, const char* entry) {
 template <typename T> struct FlowL { static int run(const editr1_flow_step_params& p, cudaStream_t s, const char* e) { return flow_step_launch<T>(p, s, e); } };
 template <typename T> struct NoiseL { static int run(const editr1_noise_params& p, cudaStream_t s, const char* e) { return noise_launch<T>(p, s, e); } };
 template <typename T> struct NftL { static int run(const editr1_nft_loss_params& p, cudaStream_t s, const char* e) { return nft_loss_launch<T>(p, s, e); } };
+template <typename T> struct GrpoL { static int run(const editr1_grpo_loss_params& p, cudaStream_t s, const char* e) { return grpo_loss_launch<T>(p, s, e); } };
 template <typename T> struct ScoreL { static int run(const editr1_logit_score_params& p, cudaStream_t s, const char* e) { return logit_score_launch<T>(p, s, e); } };
 
 __global__ void philox_probe_kernel(u32x4 c, uint32_t k0, uint32_t k1, uint32_t* bits, float* normals) {
@@ -875,6 +1041,17 @@ int editr1_logit_score_cuda(const editr1_logit_score_params* p, void* stream) {
     cudaStream_t st = (cudaStream_t)stream;
     if (int s = clear_flag(entry, p->nonfinite, st)) return s;
     if (int s = by_dtype<ScoreL>(*p, st, entry)) return s;
+    return ok();
+}
+
+int editr1_grpo_loss_cuda(const editr1_grpo_loss_params* p, void* stream) {
+    const char* entry = "editr1_grpo_loss_cuda";
+    if (int s = validate_grpo_loss(p, entry)) return s;
+    if (int s = check_grid(entry, p->rows, cuda_grpo_chunks(p->row_len))) return s;
+    if (int s = check_workspace(entry, p->workspace, p->workspace_bytes, grpo_loss_workspace(p))) return s;
+    cudaStream_t st = (cudaStream_t)stream;
+    if (int s = clear_flag(entry, p->nonfinite, st)) return s;
+    if (int s = by_dtype<GrpoL>(*p, st, entry)) return s;
     return ok();
 }
 

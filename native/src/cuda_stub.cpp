@@ -23,6 +23,7 @@ int editr1_flow_step_cuda(const editr1_flow_step_params*, void*) { return no_cud
 int editr1_noise_cuda(const editr1_noise_params*, void*) { return no_cuda("editr1_noise_cuda"); }
 int editr1_nft_loss_cuda(const editr1_nft_loss_params*, void*) { return no_cuda("editr1_nft_loss_cuda"); }
 int editr1_logit_score_cuda(const editr1_logit_score_params*, void*) { return no_cuda("editr1_logit_score_cuda"); }
+int editr1_grpo_loss_cuda(const editr1_grpo_loss_params*, void*) { return no_cuda("editr1_grpo_loss_cuda"); }
 int editr1_philox_normals_cuda(const uint32_t*, const uint32_t*, uint32_t*, float*) {
     return no_cuda("editr1_philox_normals_cuda");
 }

@@ -28,6 +28,7 @@ int validate_flow_step(const editr1_flow_step_params* p, const char* entry);
 int validate_noise(const editr1_noise_params* p, const char* entry);
 int validate_nft_loss(const editr1_nft_loss_params* p, const char* entry);
 int validate_logit_score(const editr1_logit_score_params* p, const char* entry);
+int validate_grpo_loss(const editr1_grpo_loss_params* p, const char* entry);
 
 /** EDITR1_ERR_NONFINITE with the names of the set bits, or EDITR1_OK when mask is 0. */
 int nonfinite_status(const char* entry, uint32_t mask, const char* const* names, int nnames);
@@ -40,17 +41,21 @@ extern const char* const kNftNonfiniteNames[];
 extern const int kNftNonfiniteCount;
 extern const char* const kScoreNonfiniteNames[];
 extern const int kScoreNonfiniteCount;
+extern const char* const kGrpoNonfiniteNames[];
+extern const int kGrpoNonfiniteCount;
 
 /* The CUDA path's workspace sizes (host-side arithmetic, also compiled without CUDA). */
 size_t flow_step_workspace(const editr1_flow_step_params* p);
 size_t nft_loss_workspace(const editr1_nft_loss_params* p);
 size_t logit_score_workspace(const editr1_logit_score_params* p);
+size_t grpo_loss_workspace(const editr1_grpo_loss_params* p);
 
 /* CUDA's fixed partitions of a row (partials are summed in this fixed order, so results do
    not depend on scheduling). Exposed so workspace sizes are computed in one place. */
 int64_t cuda_flow_chunks(const editr1_flow_step_params* p);
 int64_t cuda_nft_chunks(int64_t row_len, int32_t dtype);
 int64_t cuda_score_splits(int64_t vocab);
+int64_t cuda_grpo_chunks(int64_t row_len);
 
 /** Threads for the CPU path's parallel regions (editr1_set_cpu_threads, else the OpenMP default). */
 int cpu_threads();

@@ -371,6 +371,66 @@ EDITR1_HD NftRowOut nft_row_finish(const double* sums, int64_t D, double t, doub
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Flow-GRPO loss                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Per-row sums accumulated in the first pass (f64 across elements). */
+enum GrpoSum { GRPO_SQ_LP = 0, GRPO_SQ_KL, GRPO_NSUMS };
+
+/* The step's per-element coefficients in f32: c_x − 1 (taken from the host's f64 c_x, so the
+   small part keeps its bits) and c_v. */
+struct GrpoStep {
+    float c_xm1, c_v;
+};
+
+/* x' − μ_θ with μ_θ = c_x·x + c_v·v, as (x' − x) − ((c_x − 1)·x + c_v·v): x' − x is exact when x'
+   and x are within a factor 2 of each other (Sterbenz), and the second term is small, so the
+   residual keeps its bits even when it is ~1e-3 of |x| (σ near 0), where forming μ_θ first
+   would cancel away ~10 of f32's 24. */
+EDITR1_HD float grpo_residual(const GrpoStep& k, float x, float x_next, float v) {
+    return (x_next - x) - (k.c_xm1 * x + k.c_v * v);
+}
+
+/* Per-row results from the sums: logp_θ, ρ, ℓ and kl (f64), and the gradient's coefficients
+   grad = g_lp·(x' − μ_θ) + g_kl·(v_θ − v_ref), both already scaled by valid/Σvalid. finite is
+   false when any value written from this row (logp, ρ, ℓ, kl, the coefficients) is not a finite
+   f32: ρ = exp(logp_θ − logp_old) overflows f32 past a log-ratio of ~88.7. */
+struct GrpoRowOut {
+    double log_prob, ratio, ell, kl;
+    float g_lp, g_kl;
+    bool finite;
+};
+
+EDITR1_HD GrpoRowOut grpo_row_finish(const double* sums, int64_t D, double adv, double log_prob_old,
+                                     double valid, double sum_valid, double c_v, double std_lp, double std_kl,
+                                     double clip_range, double kl_weight, bool has_ref) {
+    GrpoRowOut o;
+    const double inv_d = 1.0 / (double)D;
+    const double var_lp = std_lp * std_lp;
+    o.log_prob = -sums[GRPO_SQ_LP] * inv_d / (2.0 * var_lp) - log(std_lp) - 0.91893853320467274178;  // ½·log 2π
+    o.ratio = exp(o.log_prob - log_prob_old);
+    const double lo = 1.0 - clip_range, hi = 1.0 + clip_range;
+    const double clipped = fmin(fmax(o.ratio, lo), hi);
+    o.ell = fmax(-adv * o.ratio, -adv * clipped);
+    // ∂ℓ/∂ρ: 0 where the clipped term is strictly the larger (ρ past the bound on the side the
+    // sign of A makes binding), −A elsewhere. Ties (ρ inside [lo, hi], bounds included, or A = 0)
+    // get −A, what torch.maximum's autograd gives: it sends half the gradient to each argument
+    // at equality, and clamp's backward passes it on its closed range: ½·(−A) + ½·(−A)·1.
+    const bool clipped_wins = (adv > 0.0 && o.ratio > hi) || (adv < 0.0 && o.ratio < lo);
+    const double dl_drho = clipped_wins ? 0.0 : -adv;
+    const double scale = sum_valid > 0.0 ? valid / sum_valid : 0.0;
+    // a zero factor stays zero even when ρ overflowed (0·∞ would be NaN)
+    const double glp = (scale == 0.0 || dl_drho == 0.0) ? 0.0 : scale * dl_drho * o.ratio * c_v * inv_d / var_lp;
+    o.kl = has_ref ? c_v * c_v * sums[GRPO_SQ_KL] * inv_d / (2.0 * std_kl * std_kl) : 0.0;
+    const double gkl = has_ref ? scale * kl_weight * c_v * c_v * inv_d / (std_kl * std_kl) : 0.0;
+    o.g_lp = (float)glp;
+    o.g_kl = (float)gkl;
+    o.finite = is_finite((float)o.log_prob) && is_finite((float)o.ratio) && is_finite((float)o.ell) &&
+               is_finite((float)o.kl) && is_finite(o.g_lp) && is_finite(o.g_kl);
+    return o;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Online softmax (logit score)                                                             */
 /* ---------------------------------------------------------------------------------------- */
 

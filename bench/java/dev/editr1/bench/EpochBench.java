@@ -24,7 +24,7 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * One training epoch of the embedded default (8 × 8 rollouts, 6 DPM-Solver++(2M) steps, the NFT
  * update) with the fused kernels vs the composed libtorch ones. Each invocation is one epoch; the
- * per-phase seconds and the seconds spent inside the four kernels' calls ({@link TimedOps}) go to
+ * per-phase seconds and the seconds spent inside the kernels' calls ({@link TimedOps}) go to
  * stderr as JSON lines (timings.jsonl's format) for the summary.
  *
  * <p>Each trial starts a fresh trainer with the default seed, so iteration k of the native trial

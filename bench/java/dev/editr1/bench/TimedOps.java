@@ -9,6 +9,9 @@ import dev.editr1.kernels.FlowStepOutputs;
 import dev.editr1.kernels.FlowStepParams;
 import dev.editr1.kernels.FlowStepResult;
 import dev.editr1.kernels.ForwardResult;
+import dev.editr1.kernels.GrpoLossConfig;
+import dev.editr1.kernels.GrpoLossInputs;
+import dev.editr1.kernels.GrpoLossResult;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.LogitScoreResult;
 import dev.editr1.kernels.NftLossConfig;
@@ -21,7 +24,7 @@ import dev.editr1.kernels.ScoreTokens;
 /**
  * A {@link KernelOps} that forwards to another and adds up the wall time spent inside its calls
  * (CPU only: a CUDA launch returns before its work is done). EpochBench uses it to report how
- * much of an epoch the four kernels take with each implementation. Calls from several threads
+ * much of an epoch the kernels take with each implementation. Calls from several threads
  * (the judge's logit score runs beside the rollout) add to one counter.
  */
 final class TimedOps implements KernelOps {
@@ -74,5 +77,10 @@ final class TimedOps implements KernelOps {
     @Override
     public LogitScoreResult logitScore(Tensor logits, ScoreTokens tokens, ScoreMode mode) {
         return timed(() -> inner.logitScore(logits, tokens, mode));
+    }
+
+    @Override
+    public GrpoLossResult grpoLoss(GrpoLossConfig config, GrpoLossInputs in, boolean wantGrad) {
+        return timed(() -> inner.grpoLoss(config, in, wantGrad));
     }
 }

@@ -8,7 +8,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * Where a run's tensors live and which implementation runs the four kernels: resolved once per
+ * Where a run's tensors live and which implementation runs the kernels: resolved once per
  * run from its configuration, logged with the reason.
  *
  * <ul>

@@ -196,4 +196,42 @@ public final class Editr1Native {
     public static native @Cast("size_t") long editr1_logit_score_workspace_bytes(@Const LogitScoreStruct p);
     public static native int editr1_logit_score_cpu(@Const LogitScoreStruct p);
     public static native int editr1_logit_score_cuda(@Const LogitScoreStruct p, Pointer stream);
+
+    // ---- 5. Flow-GRPO loss ----
+    @Name("editr1_grpo_loss_params")
+    public static final class GrpoLossStruct extends Pointer {
+        static { Loader.load(); }
+        public GrpoLossStruct() { super((Pointer) null); allocate(); }
+        private native void allocate();
+
+        public native long rows(); public native GrpoLossStruct rows(long v);
+        public native long row_len(); public native GrpoLossStruct row_len(long v);
+        public native int dtype(); public native GrpoLossStruct dtype(int v);
+        public native @Cast("const void*") Pointer x(); public native GrpoLossStruct x(@Cast("const void*") Pointer v);
+        public native @Cast("const void*") Pointer x_next(); public native GrpoLossStruct x_next(@Cast("const void*") Pointer v);
+        public native @Cast("const void*") Pointer v_theta(); public native GrpoLossStruct v_theta(@Cast("const void*") Pointer v);
+        public native @Cast("const void*") Pointer v_ref(); public native GrpoLossStruct v_ref(@Cast("const void*") Pointer v);
+        public native @Cast("const float*") Pointer advantage(); public native GrpoLossStruct advantage(@Cast("const float*") Pointer v);
+        public native @Cast("const float*") Pointer log_prob_old(); public native GrpoLossStruct log_prob_old(@Cast("const float*") Pointer v);
+        public native @Cast("const float*") Pointer valid(); public native GrpoLossStruct valid(@Cast("const float*") Pointer v);
+        public native double c_x(); public native GrpoLossStruct c_x(double v);
+        public native double c_v(); public native GrpoLossStruct c_v(double v);
+        public native double std_log_prob(); public native GrpoLossStruct std_log_prob(double v);
+        public native double std_kl(); public native GrpoLossStruct std_kl(double v);
+        public native double clip_range(); public native GrpoLossStruct clip_range(double v);
+        public native double kl_weight(); public native GrpoLossStruct kl_weight(double v);
+        public native @Cast("float*") Pointer log_prob(); public native GrpoLossStruct log_prob(@Cast("float*") Pointer v);
+        public native @Cast("float*") Pointer ratio(); public native GrpoLossStruct ratio(@Cast("float*") Pointer v);
+        public native @Cast("float*") Pointer ell(); public native GrpoLossStruct ell(@Cast("float*") Pointer v);
+        public native @Cast("float*") Pointer kl(); public native GrpoLossStruct kl(@Cast("float*") Pointer v);
+        public native @Cast("float*") Pointer loss(); public native GrpoLossStruct loss(@Cast("float*") Pointer v);
+        public native Pointer grad(); public native GrpoLossStruct grad(Pointer v);
+        public native @Cast("uint32_t*") Pointer nonfinite(); public native GrpoLossStruct nonfinite(@Cast("uint32_t*") Pointer v);
+        public native Pointer workspace(); public native GrpoLossStruct workspace(Pointer v);
+        public native @Cast("size_t") long workspace_bytes(); public native GrpoLossStruct workspace_bytes(@Cast("size_t") long v);
+    }
+
+    public static native @Cast("size_t") long editr1_grpo_loss_workspace_bytes(@Const GrpoLossStruct p);
+    public static native int editr1_grpo_loss_cpu(@Const GrpoLossStruct p);
+    public static native int editr1_grpo_loss_cuda(@Const GrpoLossStruct p, Pointer stream);
 }

@@ -64,14 +64,15 @@ public record FlowStepParams(double guidance, long rescaleChannels, double sigma
      *
      * @param sigma1 the grid's second value σ_1
      * @param a      the noise level (0.7 in Flow-GRPO)
+     * @see SdeStep#of
      */
     public static FlowStepParams sde(double sigma, double sigmaNext, double sigma1, double a, NoiseKey key) {
-        double denom = 1.0 - (sigma == 1.0 ? sigma1 : sigma);
-        double s = a * Math.sqrt(sigma / denom);
-        double dt = sigmaNext - sigma;
-        double cx = 1.0 + s * s * dt / (2.0 * sigma);
-        double cv = (1.0 + s * s * (1.0 - sigma) / (2.0 * sigma)) * dt;
-        return new FlowStepParams(1.0, 0, sigma, cx, cv, 0.0, 0.0, s * Math.sqrt(-dt), key);
+        return sde(SdeStep.of(sigma, sigmaNext, sigma1, a), key);
+    }
+
+    /** The SDE step of {@link SdeStep} (the scalars the GRPO loss re-evaluates the step with). */
+    public static FlowStepParams sde(SdeStep step, NoiseKey key) {
+        return new FlowStepParams(1.0, 0, step.sigma(), step.cX(), step.cV(), 0.0, 0.0, step.stdLogProb(), key);
     }
 
     /** The same step with classifier-free guidance w (and optional per-token rescale over C channels). */

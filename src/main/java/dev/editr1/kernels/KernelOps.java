@@ -4,7 +4,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 
 /**
- * editr1's four hot operations at the Tensor level. Two implementations compute the same math:
+ * editr1's hot operations at the Tensor level. Two implementations compute the same math:
  * {@link NativeOps} (the fused kernels of libeditr1) and {@link TorchOps} (composed from libtorch
  * ops, what a user would write without custom kernels). {@link Backend#ops()} returns the chosen
  * one.
@@ -45,4 +45,11 @@ public interface KernelOps {
 
     /** Logits [B, V] (unit stride along V; rows may be strided) to scores (SPEC §4). */
     LogitScoreResult logitScore(Tensor logits, ScoreTokens tokens, ScoreMode mode);
+
+    /**
+     * Flow-GRPO's clipped-ratio loss at one stored SDE step (SPEC §3, §7 baseline): per-sample
+     * log-probability of xNext under v_θ, ratio to the rollout's, clipped surrogate and KL to the
+     * reference, the batch loss, and ∂loss/∂v_θ when wantGrad (the math: editr1.h, section 5).
+     */
+    GrpoLossResult grpoLoss(GrpoLossConfig config, GrpoLossInputs in, boolean wantGrad);
 }

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.global.torch_cuda;
 
 import dev.editr1.kernels.Editr1Native.FlowStepStruct;
+import dev.editr1.kernels.Editr1Native.GrpoLossStruct;
 import dev.editr1.kernels.Editr1Native.LogitScoreStruct;
 import dev.editr1.kernels.Editr1Native.NftLossStruct;
 import dev.editr1.kernels.Editr1Native.NoiseStruct;
@@ -35,6 +36,8 @@ public final class NativeOps implements KernelOps {
             "t (non-finite, outside [0, 1], or 0 with an x_t target in velocity form)",
             "r (non-finite or outside [0, 1])", "valid (not 0 or 1)"};
     private static final String[] SCORE_NF = {"logits (NaN or +Inf)"};
+    private static final String[] GRPO_NF = {"x", "xNext", "vTheta", "vRef", "advantage", "logProbOld",
+            "valid (not 0 or 1)", "output (log-prob, ratio, loss or gradient overflowed)"};
 
     private final boolean checkFinite;
 
@@ -216,6 +219,45 @@ public final class NativeOps implements KernelOps {
     }
 
     // ---------------------------------------------------------------------------------------
+    @Override
+    public GrpoLossResult grpoLoss(GrpoLossConfig c, GrpoLossInputs in, boolean wantGrad) {
+        final String k = "grpoLoss";
+        DType dt = in.check();
+        Tensor x = in.x();
+        long b = x.size(0);
+        Device dev = x.device();
+        Tensor loss = Tensors.empty(ScalarType.Float, dev, 1);
+        Tensor logProb = Tensors.empty(ScalarType.Float, dev, b);
+        Tensor ratio = Tensors.empty(ScalarType.Float, dev, b);
+        Tensor ell = Tensors.empty(ScalarType.Float, dev, b);
+        Tensor kl = Tensors.empty(ScalarType.Float, dev, b);
+        // the gradient of a tensor that requires grad must not carry a graph: plain storage
+        Tensor grad = wantGrad ? torch.empty_like(in.vTheta().detach()) : null;
+        SdeStep st = c.step();
+        Scratch s = Scratch.of(x);
+        try (GrpoLossStruct p = new GrpoLossStruct()) {
+            p.rows(b).row_len(rowLen(x)).dtype(dt.code)
+                    .x(ptr(x)).x_next(ptr(in.xNext())).v_theta(ptr(in.vTheta())).v_ref(ptr(in.vRef()))
+                    .advantage(ptr(in.advantage())).log_prob_old(ptr(in.logProbOld())).valid(ptr(in.valid()))
+                    .c_x(st.cX()).c_v(st.cV()).std_log_prob(st.stdLogProb()).std_kl(st.stdDev())
+                    .clip_range(c.clipRange()).kl_weight(c.klWeight())
+                    .log_prob(ptr(logProb)).ratio(ptr(ratio)).ell(ptr(ell)).kl(ptr(kl)).loss(ptr(loss)).grad(ptr(grad));
+            p.nonfinite(s.flag(checkFinite));
+            int status;
+            try (Nvtx.Range r = Nvtx.range("editr1.grpoLoss")) {
+                if (s.cuda) {
+                    p.workspace(s.workspace(Editr1Native.editr1_grpo_loss_workspace_bytes(p))).workspace_bytes(s.workspaceBytes);
+                    status = Editr1Native.editr1_grpo_loss_cuda(p, s.stream);
+                } else {
+                    status = Editr1Native.editr1_grpo_loss_cpu(p);
+                }
+            }
+            s.finish(k, status, GRPO_NF);
+        }
+        return new GrpoLossResult(loss, logProb, ratio, ell, kl, grad);
+    }
+
+    // ---------------------------------------------------------------------------------------
 
     static Pointer ptr(Tensor t) {
         return t == null ? null : t.data_ptr();
@@ -279,13 +321,13 @@ public final class NativeOps implements KernelOps {
     }
 
     /**
-     * The argument names of a flag word's set bits. The last name of each kernel's list is an
-     * output check where it has one: non-finite outputs from non-finite inputs are no news, so it
-     * is named only when no input is.
+     * The argument names of a flag word's set bits. The last name of a kernel's list is an output
+     * check where it starts with "output": non-finite outputs from non-finite inputs are no news,
+     * so it is named only when no input is.
      */
     static String describe(int bits, String[] names) {
         int outputBit = 1 << (names.length - 1);
-        if (names == FLOW_NF && (bits & ~outputBit) != 0) bits &= ~outputBit;
+        if (names[names.length - 1].startsWith("output") && (bits & ~outputBit) != 0) bits &= ~outputBit;
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < names.length; i++) {
             if ((bits & (1 << i)) != 0) {

@@ -13,11 +13,11 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * The four operations composed from plain libtorch ops: what a user writes without custom
+ * The operations composed from plain libtorch ops: what a user writes without custom
  * kernels. Same contract as {@link NativeOps} (the same argument checks; inputs checked for
  * NaN/Inf with extra reductions), computed in the inputs' dtype the way eager PyTorch would,
- * with autograd available: {@link #nftLossGraph} returns the loss as a graph whose gradient is
- * the reference for the fused kernel's.
+ * with autograd available: {@link #nftLossGraph} and {@link #grpoLossGraph} return the losses as
+ * graphs whose gradients are the references for the fused kernels'.
  *
  * <p>Noise is torch.randn from a generator seeded by the key (CPU generator; the numbers are
  * not Philox's): the composed path a user would write, not a bit-compatible one.
@@ -248,6 +248,73 @@ public final class TorchOps implements KernelOps {
         }
         score = score.masked_fill(unscorable, s(Double.NaN));
         return new LogitScoreResult(score.contiguous(), probs.contiguous(), mass.contiguous());
+    }
+
+    // ---------------------------------------------------------------------------------------
+    @Override
+    public GrpoLossResult grpoLoss(GrpoLossConfig c, GrpoLossInputs in, boolean wantGrad) {
+        // a fresh leaf for v_θ: autograd of the composed loss gives the reference gradient
+        Tensor leaf = in.vTheta().detach().clone().set_requires_grad(wantGrad);
+        GrpoLossInputs li = new GrpoLossInputs(in.x(), in.xNext(), leaf, in.vRef(), in.advantage(), in.logProbOld(),
+                in.valid());
+        GrpoGraph g = grpoLossGraph(c, li);
+        Tensor grad = null;
+        if (wantGrad) {
+            g.loss.backward();
+            grad = leaf.grad().detach();
+        }
+        return new GrpoLossResult(g.loss.detach().reshape(1), g.logProb.detach(), g.ratio.detach(), g.ell.detach(),
+                g.kl.detach(), grad);
+    }
+
+    /** The composed Flow-GRPO loss with its autograd graph (loss [], the per-sample values [B], all f32). */
+    public record GrpoGraph(Tensor loss, Tensor logProb, Tensor ratio, Tensor ell, Tensor kl) {}
+
+    /**
+     * Flow-GRPO's loss composed from libtorch ops, differentiable in {@code in.vTheta()}, the way its
+     * reference code writes it: the SDE math upcast to f32 whatever the activations' dtype (Flow-GRPO
+     * does so because bf16 overflows in μ), the ratio clipped with clamp and the two surrogates
+     * combined with torch.maximum (whose autograd splits the gradient evenly at a tie). Two
+     * rewritings that are the same math and keep digits: x' − μ_θ is formed as
+     * (x' − x) − ((c_x − 1)·x + c_v·v) (near σ = 0 the residual is ~1e-3 of |x|), and
+     * μ_θ − μ_ref as c_v·(v_θ − v_ref).
+     */
+    public GrpoGraph grpoLossGraph(GrpoLossConfig c, GrpoLossInputs in) {
+        final String k = "grpoLoss";
+        in.check();
+        Tensor x0 = in.x();
+        long b = x0.size(0);
+        finite(k, "x", x0);
+        finite(k, "xNext", in.xNext());
+        finite(k, "vTheta", in.vTheta());
+        finite(k, "vRef", in.vRef());
+        finite(k, "advantage", in.advantage());
+        finite(k, "logProbOld", in.logProbOld());
+        Tensor valid = in.valid();
+        if (!valid.eq(s(0)).logical_or(valid.eq(s(1))).all().item_bool())
+            throw new KernelException(Editr1Native.EDITR1_ERR_NONFINITE, k + " (NONFINITE): non-finite values in valid (not 0 or 1)");
+
+        SdeStep st = c.step();
+        Tensor x = in.x().to(ScalarType.Float), xn = in.xNext().to(ScalarType.Float), v = in.vTheta().to(ScalarType.Float);
+        Tensor resid = xn.sub(x).sub(x.mul(s(st.cX() - 1.0)).add(v.mul(s(st.cV()))));
+        double sd = st.stdLogProb();
+        Tensor logProb = rowMean(resid.square()).mul(s(-1.0 / (2 * sd * sd)))
+                .sub(s(Math.log(sd) + 0.5 * Math.log(2 * Math.PI)));
+        Tensor ratio = logProb.sub(in.logProbOld()).exp();
+        Tensor negAdv = in.advantage().neg();
+        Tensor unclipped = negAdv.mul(ratio);
+        Tensor clipped = negAdv.mul(ratio.clamp(new org.bytedeco.pytorch.ScalarOptional(s(1 - c.clipRange())),
+                new org.bytedeco.pytorch.ScalarOptional(s(1 + c.clipRange()))));
+        Tensor ell = torch.maximum(unclipped, clipped);
+        Tensor kl = in.vRef() != null
+                ? rowMean(v.sub(in.vRef().to(ScalarType.Float)).mul(s(st.cV())).square())
+                        .div(s(2 * st.stdDev() * st.stdDev()))
+                : Tensors.zeros(ScalarType.Float, x0.device(), b);
+        double sumValid = Tensors.item(valid.sum());
+        Tensor loss = sumValid > 0
+                ? ell.add(kl.mul(s(c.klWeight()))).mul(valid).sum().div(s(sumValid))
+                : ell.mul(s(0)).sum(); // 0, still connected to the graph
+        return new GrpoGraph(loss, logProb, ratio, ell, kl);
     }
 
     private static float[] toFloats(long[] v) {

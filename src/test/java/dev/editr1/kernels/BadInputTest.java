@@ -214,6 +214,94 @@ class BadInputTest {
         assertThrows(IllegalArgumentException.class, () -> new NftLossConfig(1, 5, -1, 1e-5, NftForm.X0));
     }
 
+    // ---- Flow-GRPO loss
+
+    static final GrpoLossConfig GRPO = GrpoLossConfig.flowGrpo(SdeStep.of(0.5, 0.3, 0.9, 0.7));
+
+    static GrpoLossInputs grpoInputs(Function<Tensor[], Tensor[]> edit) {
+        Tensor[] a = {rnd(1), rnd(2), rnd(3), rnd(4), TestData.f32(1, -0.5f, 0), TestData.f32(0.3f, 0.2f, 0.1f),
+                TestData.f32(1, 1, 0)};
+        a = edit.apply(a);
+        return new GrpoLossInputs(a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    }
+
+    @ParameterizedTest
+    @ValueSource(floats = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY})
+    void grpoLossNonFiniteInputsAreNamed(float poison) {
+        String[] names = {"x", "xNext", "vTheta", "vRef", "advantage", "logProbOld"};
+        for (KernelOps ops : IMPLS) {
+            for (DType dt : ops == IMPLS[0] ? DType.values() : new DType[] {DType.F32}) {
+                for (int which = 0; which < names.length; which++) {
+                    final int w = which;
+                    GrpoLossInputs in = grpoInputs(a -> {
+                        for (int i = 0; i < 4; i++) a[i] = a[i].to(dt.scalarType);
+                        a[w] = poisoned(a[w], poison);
+                        return a;
+                    });
+                    String what = ops.name() + " " + dt + " " + names[which];
+                    KernelException e = assertThrows(KernelException.class, () -> ops.grpoLoss(GRPO, in, true), what);
+                    assertTrue(e.isNonFinite(), what);
+                    assertMessage(e, "grpoLoss", "non-finite", names[which]);
+                    // the input is named, alone: not the output it spoiled, nor any other input
+                    assertTrue(e.getMessage().endsWith("non-finite values in " + names[which]), what + ": " + e.getMessage());
+                    // (the loss alone reads the same inputs)
+                    assertMessage(assertThrows(KernelException.class, () -> ops.grpoLoss(GRPO, in, false), what),
+                            names[which]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void grpoLossBadInputs() {
+        for (KernelOps ops : IMPLS) {
+            GrpoLossInputs ok = grpoInputs(a -> a);
+            GrpoLossInputs badValid = grpoInputs(a -> {
+                a[6] = TestData.f32(1, 0.5f, 1);
+                return a;
+            });
+            assertMessage(assertThrows(KernelException.class, () -> ops.grpoLoss(GRPO, badValid, true)), "valid");
+            GrpoLossInputs shortAdv = grpoInputs(a -> {
+                a[4] = TestData.f32(1, 2);
+                return a;
+            });
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, shortAdv, true)),
+                    "advantage", "[3]");
+            GrpoLossInputs doubleLogp = grpoInputs(a -> {
+                a[5] = a[5].to(ScalarType.Double);
+                return a;
+            });
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, doubleLogp, true)),
+                    "logProbOld", "float32");
+            GrpoLossInputs mixed = grpoInputs(a -> {
+                a[1] = a[1].to(ScalarType.BFloat16);
+                return a;
+            });
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, mixed, true)),
+                    "xNext", "bf16", "f32");
+            GrpoLossInputs wide = grpoInputs(a -> {
+                a[2] = Tensors.fromFloats(new float[B * (D + 1)], B, D + 1);
+                return a;
+            });
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, wide, true)),
+                    "vTheta", "shape", "[3, 98]", "[3, 97]");
+            Tensor square = Tensors.fromFloats(new float[D * D], D, D);
+            GrpoLossInputs strided = new GrpoLossInputs(square.t(), square, square, null, ok.advantage(), ok.logProbOld(),
+                    ok.valid());
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, strided, true)),
+                    "x", "not contiguous");
+            GrpoLossInputs noX = grpoInputs(a -> {
+                a[0] = null;
+                return a;
+            });
+            assertMessage(assertThrows(IllegalArgumentException.class, () -> ops.grpoLoss(GRPO, noX, true)), "x", "null");
+        }
+        assertThrows(IllegalArgumentException.class, () -> new GrpoLossConfig(null, 1e-4, 0.04));
+        assertThrows(IllegalArgumentException.class, () -> GRPO.withClipRange(Double.POSITIVE_INFINITY));
+        assertThrows(IllegalArgumentException.class, () -> GRPO.withKlWeight(-0.1));
+        assertThrows(IllegalArgumentException.class, () -> new SdeStep(0.5, 0.3, 0.7, 1, -0.2, 0));
+    }
+
     // ---- logit score
 
     @Test
@@ -257,6 +345,39 @@ class BadInputTest {
         try (Editr1Native.NftLossStruct s = new Editr1Native.NftLossStruct()) {
             assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_nft_loss_cpu(s));
         }
+        try (Editr1Native.GrpoLossStruct s = new Editr1Native.GrpoLossStruct()) {
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("rows"), Editr1Native.editr1_last_error());
+            Tensor x = rnd(1), xn = rnd(2), v = rnd(3), grad = rnd(4);
+            Tensor adv = TestData.f32(1, 1, 1), lpo = TestData.f32(0, 0, 0), valid = TestData.f32(1, 1, 1),
+                    loss = TestData.f32(0);
+            s.rows(B).row_len(D).dtype(0).x(x.data_ptr()).v_theta(v.data_ptr()).advantage(adv.data_ptr())
+                    .log_prob_old(lpo.data_ptr()).valid(valid.data_ptr()).loss(loss.data_ptr())
+                    .c_x(0.99).c_v(-0.2).std_log_prob(0.3).std_kl(0.7).clip_range(1e-4).kl_weight(0.04);
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("x_next is NULL"), Editr1Native.editr1_last_error());
+            s.x_next(xn.data_ptr()).std_log_prob(0);
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("std_log_prob"), Editr1Native.editr1_last_error());
+            s.std_log_prob(0.3).clip_range(-1);
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("clip_range"), Editr1Native.editr1_last_error());
+            s.clip_range(1e-4).v_ref(v.data_ptr()).std_kl(Double.NaN);
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("std_kl"), Editr1Native.editr1_last_error());
+            s.std_kl(0.7).grad(v.data_ptr());
+            assertEquals(Editr1Native.EDITR1_ERR_INVALID_ARGUMENT, Editr1Native.editr1_grpo_loss_cpu(s));
+            assertTrue(Editr1Native.editr1_last_error().contains("grad overlaps v_theta"), Editr1Native.editr1_last_error());
+            s.grad(grad.data_ptr()).dtype(3);
+            assertEquals(Editr1Native.EDITR1_ERR_UNSUPPORTED_DTYPE, Editr1Native.editr1_grpo_loss_cpu(s));
+            s.dtype(0);
+            assertEquals(Editr1Native.EDITR1_OK, Editr1Native.editr1_grpo_loss_cpu(s), Editr1Native.editr1_last_error());
+            // the CUDA entry validates the same way before it needs a device
+            s.x(null);
+            int cudaStatus = Editr1Native.editr1_grpo_loss_cuda(s, null);
+            assertTrue(cudaStatus == Editr1Native.EDITR1_ERR_INVALID_ARGUMENT || cudaStatus == Editr1Native.EDITR1_ERR_NO_CUDA,
+                    "status " + cudaStatus);
+        }
         try (Editr1Native.LogitScoreStruct s = new Editr1Native.LogitScoreStruct()) {
             Tensor l = Tensors.fromFloats(new float[30], 1, 30);
             s.rows(1).vocab(30).row_stride(30).dtype(0).logits(l.data_ptr()).num_tokens(2).token_ids(0, 1).token_ids(1, 31)
@@ -279,6 +400,21 @@ class BadInputTest {
             assertTrue(status == Editr1Native.EDITR1_ERR_NO_CUDA || status == Editr1Native.EDITR1_ERR_CUDA,
                     "status " + status);
             assertTrue(!Editr1Native.editr1_last_error().isEmpty());
+        }
+        try (Editr1Native.GrpoLossStruct s = new Editr1Native.GrpoLossStruct()) {
+            Tensor adv = TestData.f32(1, 1, 1), lpo = TestData.f32(0, 0, 0), valid = TestData.f32(1, 1, 1),
+                    loss = TestData.f32(0);
+            s.rows(B).row_len(D).dtype(0).x(x.data_ptr()).x_next(out.data_ptr()).v_theta(v.data_ptr())
+                    .advantage(adv.data_ptr()).log_prob_old(lpo.data_ptr()).valid(valid.data_ptr()).loss(loss.data_ptr())
+                    .c_x(0.99).c_v(-0.2).std_log_prob(0.3).std_kl(0.7).clip_range(1e-4).kl_weight(0.04);
+            long ws = Editr1Native.editr1_grpo_loss_workspace_bytes(s);
+            assertEquals(3L * 1 * 2 * 8, ws);  // [B][chunks][2] f64
+            Tensor w = Tensors.zeros(ScalarType.Byte, Tensors.cpu(), ws);
+            s.workspace(w.data_ptr()).workspace_bytes(ws);
+            int status = Editr1Native.editr1_grpo_loss_cuda(s, null);
+            assertTrue(status == Editr1Native.EDITR1_ERR_NO_CUDA || status == Editr1Native.EDITR1_ERR_CUDA,
+                    "status " + status);
+            assertTrue(Editr1Native.editr1_last_error().contains("grpo_loss"), Editr1Native.editr1_last_error());
         }
     }
 }

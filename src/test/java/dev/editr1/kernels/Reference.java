@@ -1,7 +1,7 @@
 package dev.editr1.kernels;
 
 /**
- * Plain-Java double-precision references for the four kernels, written from SPEC.md alone
+ * Plain-Java double-precision references for the kernels, written from SPEC.md alone
  * (no code shared with libeditr1): the tests compare both implementations against these.
  */
 final class Reference {
@@ -162,6 +162,65 @@ final class Reference {
         }
         double loss = sumValid > 0 ? (lossEll + c.lambda() * lossKl) / sumValid : 0;
         return new Nft(ell, kl, loss, grad);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Flow-GRPO loss
+
+    record Grpo(double[] logProb, double[] ratio, double[] ell, double[] kl, double loss, double[] grad) {}
+
+    /**
+     * Flow-GRPO's loss and its gradient in v_θ at one SDE step, from SPEC §3 and the objective as
+     * Flow-GRPO writes it, in double. μ = cX·x + cV·v is formed directly (double has the bits to
+     * spare). The gradient is what autograd of that formula gives, written out literally:
+     * ∂ max(u, c) sends the gradient to the strictly larger argument and half to each at a tie
+     * (torch.maximum), clamp passes it on its closed range [1 − ε, 1 + ε], exp gives ρ,
+     * and ∂logp/∂v_e = (x'_e − μ_e)·cV/(D·std²).
+     */
+    static Grpo grpoLoss(GrpoLossConfig c, int rows, int d, double[] x, double[] xNext, double[] vth, double[] vref,
+                         double[] adv, double[] logProbOld, double[] valid) {
+        SdeStep st = c.step();
+        double sd = st.stdLogProb(), s = st.stdDev(), cx = st.cX(), cv = st.cV();
+        double lo = 1 - c.clipRange(), hi = 1 + c.clipRange();
+        double[] logProb = new double[rows], ratio = new double[rows], ell = new double[rows], kl = new double[rows];
+        double[] grad = new double[rows * d];
+        double sumValid = 0;
+        for (double v : valid) sumValid += v;
+        double total = 0;
+        for (int b = 0; b < rows; b++) {
+            double[] resid = new double[d], dmu = new double[d];
+            double sq = 0, sqKl = 0;
+            for (int e = 0; e < d; e++) {
+                int i = b * d + e;
+                double mu = cx * x[i] + cv * vth[i];
+                resid[e] = xNext[i] - mu;
+                sq += resid[e] * resid[e];
+                if (vref != null) {
+                    dmu[e] = mu - (cx * x[i] + cv * vref[i]);
+                    sqKl += dmu[e] * dmu[e];
+                }
+            }
+            logProb[b] = -sq / d / (2 * sd * sd) - Math.log(sd) - 0.5 * Math.log(2 * Math.PI);
+            ratio[b] = Math.exp(logProb[b] - logProbOld[b]);
+            double clipped = Math.min(Math.max(ratio[b], lo), hi);
+            double u = -adv[b] * ratio[b], cl = -adv[b] * clipped;
+            ell[b] = Math.max(u, cl);
+            double dClampDrho = ratio[b] >= lo && ratio[b] <= hi ? 1 : 0;
+            double dEllDrho;
+            if (u > cl) dEllDrho = -adv[b];
+            else if (cl > u) dEllDrho = -adv[b] * dClampDrho;
+            else dEllDrho = 0.5 * -adv[b] + 0.5 * -adv[b] * dClampDrho;
+            kl[b] = vref != null ? sqKl / d / (2 * s * s) : 0;
+            if (valid[b] != 0) total += ell[b] + c.klWeight() * kl[b];
+            double scale = sumValid > 0 ? valid[b] / sumValid : 0;
+            for (int e = 0; e < d; e++) {
+                double dLogpDv = resid[e] / (sd * sd) * cv / d;
+                double dKlDv = vref != null ? dmu[e] / (s * s) * cv / d : 0;
+                grad[b * d + e] = scale * (dEllDrho * ratio[b] * dLogpDv + c.klWeight() * dKlDv);
+            }
+        }
+        double loss = sumValid > 0 ? total / sumValid : 0;
+        return new Grpo(logProb, ratio, ell, kl, loss, grad);
     }
 
     // ---------------------------------------------------------------------------------------

@@ -52,6 +52,29 @@ final class Tolerance {
     }
 
     /**
+     * Fails unless every element is within its own budget (for values whose f32 error scales with
+     * another quantity than |ref|); returns the largest budget fraction used.
+     */
+    static double closeEach(String what, double[] ref, float[] out, double[] budget) {
+        if (ref.length != out.length || ref.length != budget.length) fail(what + ": length mismatch");
+        double used = -1;
+        int wi = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double e = Double.isNaN(ref[i]) ? (Float.isNaN(out[i]) ? 0 : Double.POSITIVE_INFINITY)
+                    : Float.isNaN(out[i]) ? Double.POSITIVE_INFINITY : Math.abs(out[i] - ref[i]);
+            double u = e / budget[i];
+            if (u > used || Double.isNaN(u)) {
+                used = Double.isNaN(u) ? Double.POSITIVE_INFINITY : u;
+                wi = i;
+            }
+        }
+        String msg = String.format("%s: worst element %d of %d: out %.9g ref %.9g |err| %.3g, budget %.3g: %.1f%% used",
+                what, wi, ref.length, out[wi], ref[wi], Math.abs(out[wi] - ref[wi]), budget[wi], 100 * used);
+        if (!(used <= 1.0)) fail(msg);
+        return used;
+    }
+
+    /**
      * Low-precision rule: the kernel's worst error against the double reference is at most twice the
      * same-precision reference's (or within one unit of the dtype's rounding of the largest |ref|,
      * when the same-precision reference happens to be exact).

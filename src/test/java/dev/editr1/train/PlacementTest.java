@@ -24,6 +24,9 @@ import dev.editr1.kernels.FlowStepOutputs;
 import dev.editr1.kernels.FlowStepParams;
 import dev.editr1.kernels.FlowStepResult;
 import dev.editr1.kernels.ForwardResult;
+import dev.editr1.kernels.GrpoLossConfig;
+import dev.editr1.kernels.GrpoLossInputs;
+import dev.editr1.kernels.GrpoLossResult;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.LogitScoreResult;
 import dev.editr1.kernels.NftLossConfig;
@@ -94,6 +97,14 @@ class PlacementTest {
         @Override
         public LogitScoreResult logitScore(Tensor logits, ScoreTokens tokens, ScoreMode mode) {
             return inner.logitScore(logits, tokens, mode);   // the judge scores host data (see RunContext)
+        }
+
+        @Override
+        public GrpoLossResult grpoLoss(GrpoLossConfig config, GrpoLossInputs in, boolean wantGrad) {
+            see("grpo.in", in.x(), in.xNext(), in.vTheta(), in.vRef(), in.advantage(), in.logProbOld(), in.valid());
+            GrpoLossResult r = inner.grpoLoss(config, in, wantGrad);
+            see("grpo.out", r.loss(), r.logProb(), r.ratio(), r.ell(), r.kl(), r.grad());
+            return r;
         }
     }
 
