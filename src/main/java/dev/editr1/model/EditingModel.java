@@ -88,6 +88,26 @@ public interface EditingModel {
         return new TrainingForward(v, g -> v.backward(g, new BoolOptional(), false, new TensorArrayRefOptional()));
     }
 
+    /**
+     * What the memory model ({@code train.MemoryModel}) needs to know of an architecture: sizes, and
+     * per token and block, how many width-sized tensors a training forward saves for backward and how
+     * many a block holds at once without a graph. Counted from the implemented forward, op by op.
+     *
+     * @param baseParameters    frozen parameters
+     * @param loraParametersPerRank LoRA parameters of one adapter set at rank 1 (Σ over targets of in + out)
+     * @param blocks            transformer blocks (the checkpointing unit)
+     * @param tokens            tokens per sample through the blocks (target + source + text)
+     * @param width             hidden width
+     * @param savedWidths       width-sized tensors per token saved for backward by one block
+     * @param liveWidths        width-sized tensors per token alive inside one block's no-grad forward
+     * @param latentElements    elements of one sample's latent
+     */
+    record MemoryProfile(long baseParameters, long loraParametersPerRank, int blocks, long tokens, long width, double savedWidths,
+                         double liveWidths, long latentElements) {}
+
+    /** This model's memory profile. */
+    MemoryProfile memoryProfile();
+
     /** The dtype of the base weights, latents and velocities (f32, or bf16/f16 for a reduced-precision base). */
     default DType dtype() {
         return DType.F32;

@@ -92,6 +92,11 @@ class ContractTest {
         @Override public Device device() { return device; }
 
         @Override
+        public MemoryProfile memoryProfile() {
+            return new MemoryProfile(base.count(), 9, 1, 324, 6, 3, 3, 972);
+        }
+
+        @Override
         public void to(Device d, DType dt) {
             base.to(d, dt);
             if (lora != null) lora.to(d);
