@@ -22,8 +22,8 @@ import dev.editr1.data.ImageFormat;
  * written by their labels ({@link Choices}).
  */
 public final class TrainConfig {
-    /** The policy-optimization objective (a strategy of the one trainer). */
-    public enum ObjectiveKind { NFT }
+    /** The policy-optimization objective (a strategy of the one trainer): DiffusionNFT, or the Flow-GRPO baseline. */
+    public enum ObjectiveKind { NFT, GRPO }
 
     // ---- run
     public long seed = 1;
@@ -76,6 +76,12 @@ public final class TrainConfig {
     public NftForm lossForm = NftForm.X0;
     public double timestepFraction = 0.99;
 
+    // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
+    public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
+    public double grpoClipRange = 1e-4;  // ε: the ratio is clipped to [1 − ε, 1 + ε]
+    public double grpoKlWeight = 0.04;   // β of the KL term to the reference (adapters off)
+    public int grpoEmaInterval = 8;      // the evaluation EMA moves after every 8th optimizer step (Flow-GRPO's EMA)
+
     // ---- optimizer and policies (SPEC §7)
     public double lr = 3e-4;
     public double beta1 = 0.9, beta2 = 0.999, weightDecay = 1e-4, eps = 1e-8;
@@ -111,6 +117,12 @@ public final class TrainConfig {
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
+        if (!(sdeNoiseLevel > 0) || Double.isInfinite(sdeNoiseLevel)) p.add("sdeNoiseLevel must be > 0 (got " + sdeNoiseLevel + ")");
+        if (!(grpoClipRange >= 0) || Double.isInfinite(grpoClipRange)) p.add("grpoClipRange must be >= 0 (got " + grpoClipRange + ")");
+        if (!(grpoKlWeight >= 0) || Double.isInfinite(grpoKlWeight)) p.add("grpoKlWeight must be >= 0 (got " + grpoKlWeight + ")");
+        if (grpoEmaInterval < 1) p.add("grpoEmaInterval must be >= 1 (got " + grpoEmaInterval + ")");
+        if (objective == ObjectiveKind.GRPO && cfgScale > 1)
+            p.add("objective grpo trains without classifier-free guidance: cfgScale must be 1 (got " + cfgScale + ")");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");
