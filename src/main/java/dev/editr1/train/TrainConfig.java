@@ -64,7 +64,7 @@ public final class TrainConfig {
     public double advClipMax = 5.0;      // c
     public double filterStd = 0.05;
     public double filterMean = 0.9;
-    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text)
+    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
     public boolean ban = false;
     public double banStd = 0.05;         // ban a prompt when its group's std < banStd …
     public double banMean = 0.9;         // … and mean > banMean

@@ -69,6 +69,17 @@ class GroupStatsTest {
     }
 
     @Test
+    void filterOffMasksOnlyGroupsWithoutContrast() {
+        GroupStats s = stats(GroupStats.FilterMode.OFF, new double[] {0.3, 0.3, 0.3}, new double[] {0.95, 0.99, 0.91},
+                new double[] {0.4, Double.NaN});
+        assertFalse(s.filtered[0], "equal rewards: kept (A = 0, r = ½)");
+        assertFalse(s.filtered[1], "high mean: kept");
+        assertTrue(s.filtered[2], "one scored sample: no contrast");
+        assertEquals(6, s.validCount());
+        assertEquals(0.0, s.advantage[0], 0.0);
+    }
+
+    @Test
     void oneSampleGroupsAndJudgeFailures() {
         GroupStats s = stats(GroupStats.FilterMode.OR, new double[] {0.4}, new double[] {0.2, Double.NaN, 0.8},
                 new double[] {Double.NaN, Double.NaN});
