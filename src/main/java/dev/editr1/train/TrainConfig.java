@@ -30,6 +30,7 @@ public final class TrainConfig {
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int checkpointEvery = 60;
+    public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
     public String device = "auto";       // auto | cpu | cuda | cuda:N
     public Backend.Impl impl = Backend.Impl.NATIVE;
@@ -117,6 +118,8 @@ public final class TrainConfig {
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
+        if (!(wallSeconds >= 0) || Double.isInfinite(wallSeconds))
+            p.add("wallSeconds must be >= 0 (0: no wall-clock budget; got " + wallSeconds + ")");
         if (!(sdeNoiseLevel > 0) || Double.isInfinite(sdeNoiseLevel)) p.add("sdeNoiseLevel must be > 0 (got " + sdeNoiseLevel + ")");
         if (!(grpoClipRange >= 0) || Double.isInfinite(grpoClipRange)) p.add("grpoClipRange must be >= 0 (got " + grpoClipRange + ")");
         if (!(grpoKlWeight >= 0) || Double.isInfinite(grpoKlWeight)) p.add("grpoKlWeight must be >= 0 (got " + grpoKlWeight + ")");

@@ -355,10 +355,16 @@ public final class Trainer {
     // -------------------------------------------------------------------------------------------
     // the whole run
 
+    /**
+     * Runs the remaining epochs (all of {@code epochs}, or until training time reaches
+     * {@code wallSeconds} when that is set: the epoch that crosses it is the last), then evaluates.
+     */
     public Summary run() throws IOException {
         folder.writeConfig(cfg);
         long t0 = System.nanoTime();
-        for (int e = startEpoch; e < cfg.epochs; e++) {
+        int done = startEpoch;
+        boolean outOfTime = cfg.wallSeconds > 0 && elapsedBefore >= cfg.wallSeconds;
+        for (int e = startEpoch; e < cfg.epochs && !outOfTime; e++) {
             EpochMetrics m;
             try (PointerScope scope = new PointerScope()) {
                 m = epoch(e);
@@ -368,19 +374,23 @@ public final class Trainer {
             qualityCurve.add(m.trueQuality());
             double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
             double eta = elapsed / (e + 1) * (cfg.epochs - e - 1);
+            done = e + 1;
+            outOfTime = cfg.wallSeconds > 0 && elapsed >= cfg.wallSeconds;
             log.printf(Locale.ROOT, "epoch %4d/%d  reward %.3f ± %.3f  quality %.3f  filtered %3.0f%%  loss %.4f  "
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
-            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs)
+            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs || outOfTime)
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
+            if (outOfTime && e + 1 < cfg.epochs)
+                log.printf(Locale.ROOT, "wall-clock budget of %s reached after epoch %d%n", hms(cfg.wallSeconds), e + 1);
         }
         double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9;
-        return finish(wall);
+        return finish(wall, done);
     }
 
-    private Summary finish(double wall) throws IOException {
+    private Summary finish(double wall, int epochs) throws IOException {
         log.println("evaluating base and trained on " + ctx.data.heldOut().size() + " held-out tasks ...");
         Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
@@ -389,7 +399,7 @@ public final class Trainer {
             trained = ev.evaluate(Adapter.EMA, 64);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
-                base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), cfg.epochs,
+                base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), epochs,
                 wall);
         writeSummary(s);
         pictures(base, trained);
