@@ -29,7 +29,9 @@ import dev.editr1.train.Choices;
  *
  * <p>Training seconds are the sum of the epochs' {@code seconds.total} in timings.jsonl: rollouts,
  * judging, the loss and the optimizer, not the evaluation or the JVM start. With several runs at
- * once on a small machine they also measure the contention.
+ * once on a small machine they also measure the contention. The curves and the time to reach a
+ * reward read the training rollouts: GRPO's are SDE samples, NFT's ODE samples, so those compare
+ * within an objective; the held-out columns (ODE samples of the evaluation EMA) compare across.
  */
 public final class AblationReport {
     private AblationReport() {}
