@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code editr1 train}: with no arguments, post-trains the shipped base on the embedded world with
  * DiffusionNFT and the simulated judge, on the CPU, and compares base and trained on the held-out
- * split. Any model, dataset, judge and device through the options.
+ * split. Any model, dataset, judge and device through the options; {@code --objective grpo} trains
+ * with the Flow-GRPO baseline instead.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "Post-train with Edit-R1 (DiffusionNFT + judge logit reward). No arguments: the embedded default.")
@@ -40,6 +41,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "run seed")
     Long seed;
 
+    @Option(names = "--objective", description = "nft (DiffusionNFT, default) or grpo (the Flow-GRPO baseline)")
+    String objective;
+
     @Option(names = "--nvtx", description = "NVTX ranges around training phases and kernel launches (for Nsight Systems)")
     boolean nvtx;
 
@@ -48,7 +52,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg;
         Path dir;
         if (resume != null) {
-            if (run.changesTheRun() || seed != null || run.where.impl != null)
+            if (run.changesTheRun() || seed != null || objective != null || run.where.impl != null)
                 throw new IllegalArgumentException("--resume continues the run's saved configuration; only --epochs, --device "
                         + "and --threads may change");
             dir = resume;
@@ -59,6 +63,7 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             cfg = run.config();
             if (seed != null) cfg.seed = seed;
+            if (objective != null) cfg.set("objective", objective);
             dir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
             if (Files.exists(dir) && (!Files.isDirectory(dir) || Files.list(dir).findAny().isPresent()))
                 throw new IllegalArgumentException("run folder " + dir + " exists and is not empty; pass --resume " + dir

@@ -22,14 +22,15 @@ import dev.editr1.data.ImageFormat;
  * written by their labels ({@link Choices}).
  */
 public final class TrainConfig {
-    /** The policy-optimization objective (a strategy of the one trainer). */
-    public enum ObjectiveKind { NFT }
+    /** The policy-optimization objective (a strategy of the one trainer): DiffusionNFT, or the Flow-GRPO baseline. */
+    public enum ObjectiveKind { NFT, GRPO }
 
     // ---- run
     public long seed = 1;
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int checkpointEvery = 60;
+    public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
     public String device = "auto";       // auto | cpu | cuda | cuda:N
     public Backend.Impl impl = Backend.Impl.NATIVE;
@@ -64,7 +65,7 @@ public final class TrainConfig {
     public double advClipMax = 5.0;      // c
     public double filterStd = 0.05;
     public double filterMean = 0.9;
-    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text)
+    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
     public boolean ban = false;
     public double banStd = 0.05;         // ban a prompt when its group's std < banStd …
     public double banMean = 0.9;         // … and mean > banMean
@@ -75,6 +76,12 @@ public final class TrainConfig {
     public double weightFloor = 1e-5;
     public NftForm lossForm = NftForm.X0;
     public double timestepFraction = 0.99;
+
+    // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
+    public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
+    public double grpoClipRange = 1e-4;  // ε: the ratio is clipped to [1 − ε, 1 + ε]
+    public double grpoKlWeight = 0.04;   // β of the KL term to the reference (adapters off)
+    public int grpoEmaInterval = 8;      // the evaluation EMA moves after every 8th optimizer step (Flow-GRPO's EMA)
 
     // ---- optimizer and policies (SPEC §7)
     public double lr = 3e-4;
@@ -111,6 +118,14 @@ public final class TrainConfig {
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
+        if (!(wallSeconds >= 0) || Double.isInfinite(wallSeconds))
+            p.add("wallSeconds must be >= 0 (0: no wall-clock budget; got " + wallSeconds + ")");
+        if (!(sdeNoiseLevel > 0) || Double.isInfinite(sdeNoiseLevel)) p.add("sdeNoiseLevel must be > 0 (got " + sdeNoiseLevel + ")");
+        if (!(grpoClipRange >= 0) || Double.isInfinite(grpoClipRange)) p.add("grpoClipRange must be >= 0 (got " + grpoClipRange + ")");
+        if (!(grpoKlWeight >= 0) || Double.isInfinite(grpoKlWeight)) p.add("grpoKlWeight must be >= 0 (got " + grpoKlWeight + ")");
+        if (grpoEmaInterval < 1) p.add("grpoEmaInterval must be >= 1 (got " + grpoEmaInterval + ")");
+        if (objective == ObjectiveKind.GRPO && cfgScale > 1)
+            p.add("objective grpo trains without classifier-free guidance: cfgScale must be 1 (got " + cfgScale + ")");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");

@@ -16,10 +16,9 @@ import com.google.gson.JsonObject;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.data.EditItem;
+import dev.editr1.flow.Trajectory;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Nvtx;
@@ -35,10 +34,11 @@ import dev.editr1.reward.Judgement;
  * record that can be tested alone:
  * <ol>
  *   <li>{@link #plan}: this rank's prompts and the global ids of their samples;</li>
- *   <li>{@link #rollOut}: rollouts with the old policy, in chunks whose judging overlaps the next chunk;</li>
+ *   <li>{@link #rollOut}: rollouts as the objective draws them (NFT: the old policy's ODE samples; GRPO: θ's
+ *       SDE steps), in chunks whose judging overlaps the next chunk;</li>
  *   <li>{@link #collectRewards}: the judge's verdicts (unscored samples are NaN, never 0);</li>
  *   <li>{@link #selectSamples}: group advantages over the gathered epoch, r, the low-variance filter;</li>
- *   <li>{@link #update}: the objective's gradient ({@link Objective}: DiffusionNFT), then
+ *   <li>{@link #update}: the objective's gradient ({@link Objective}: DiffusionNFT or Flow-GRPO), then
  *       {@link #optimizerStep} (gradient all-reduce, clipping, AdamW) and the old-policy and EMA
  *       updates.</li>
  * </ol>
@@ -95,6 +95,8 @@ public final class Trainer {
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
                     cfg.gradientCheckpointing);
+            case GRPO -> new GrpoObjective(model, ctx.ops, ctx.sigmas, cfg.sdeNoiseLevel, cfg.grpoClipRange, cfg.grpoKlWeight,
+                    cfg.advClipMax, cfg.timestepsPerSample(), cfg.grpoEmaInterval, cfg.microBatch, cfg.gradientCheckpointing);
         };
         if (resume) {
             RunFolder.TrainerState st = folder.restore(lora, optimizer);
@@ -145,35 +147,38 @@ public final class Trainer {
         return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first);
     }
 
-    /** Rollout latents per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
-    record Rollout(List<Tensor> latents, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double seconds) {
-        Tensor all() {
-            return latents.size() == 1 ? latents.get(0) : torch.cat(new TensorVector(latents.toArray(new Tensor[0])), 0);
+    /** Rollouts per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
+    record Rollout(List<Trajectory> parts, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double seconds) {
+        Trajectory all() {
+            return Trajectory.cat(parts);
         }
     }
 
-    /** Rollouts with the old policy in chunks of rolloutBatch; each chunk's judging overlaps the next chunk. */
+    /**
+     * Rollouts as the objective draws them (NFT: the old policy's final latents; GRPO: θ's SDE steps) in
+     * chunks of rolloutBatch; each chunk's judging overlaps the next chunk.
+     */
     Rollout rollOut(EpochPlan plan) {
         int n = plan.samples().size(), s = ctx.data.resolution();
-        List<Tensor> parts = new ArrayList<>();
+        List<Trajectory> parts = new ArrayList<>();
         List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
         double[] quality = new double[n];
         long t0 = System.nanoTime();
         for (int start = 0; start < n; start += cfg.rolloutBatch) {
             final int first = start;
             List<EditItem> chunk = plan.samples().subList(start, Math.min(n, start + cfg.rolloutBatch));
-            // a chunk's scope frees its conditioning batch and decoded images; only the latents stay
-            Tensor x0 = Scopes.keep(() -> {
-                Tensor x;
+            // a chunk's scope frees its conditioning batch and decoded images; only the trajectory stays
+            Trajectory tr = Scopes.keep(() -> {
+                Trajectory x;
                 try (Nvtx.Range r = Nvtx.range("train.rollout")) {
-                    x = rollouts.sample(ctx.conditions(chunk), Adapter.OLD, NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(first)));
+                    x = objective.rollOut(rollouts, ctx.conditions(chunk), NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(first)));
                 }
-                float[] images = Tensors.toFloats(model.codec().decode(x));
+                float[] images = Tensors.toFloats(model.codec().decode(x.x0()));
                 assert images.length == chunk.size() * 3 * s * s;
                 pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, first)));
                 return x;
-            });
-            parts.add(x0);
+            }, Trajectory::tensors);
+            parts.add(tr);
         }
         return new Rollout(parts, pending, quality, (System.nanoTime() - t0) / 1e9);
     }
@@ -203,8 +208,8 @@ public final class Trainer {
         return new Rewards(rewards, lowMass, failures, (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The group statistics of the gathered epoch and this rank's kept samples (local indices) with their r. */
-    record Selection(GroupStats stats, int[] kept, float[] r, double seconds) {}
+    /** The group statistics of the gathered epoch and this rank's kept samples (local indices) with their r and A. */
+    record Selection(GroupStats stats, int[] kept, float[] r, float[] advantage, double seconds) {}
 
     Selection selectSamples(EpochPlan plan, Rewards rw) {
         long t0 = System.nanoTime();
@@ -219,11 +224,17 @@ public final class Trainer {
             for (int g = 0; g < plan.prompts().size(); g++)
                 if (st.banned[firstGroup + g]) banned.add(plan.prompts().get(g).groupKey());
         List<Integer> kept = new ArrayList<>();
-        for (int i = 0; i < plan.samples().size(); i++) if (st.valid[plan.firstSample() + i]) kept.add(i);
+        for (int i = 0; i < plan.samples().size(); i++) {
+            int g = plan.firstSample() + i;
+            if (st.valid[g] && objective.trains(st.advantage[g])) kept.add(i);
+        }
         int[] idx = kept.stream().mapToInt(Integer::intValue).toArray();
-        float[] r = new float[idx.length];
-        for (int i = 0; i < idx.length; i++) r[i] = (float) st.r[plan.firstSample() + idx[i]];
-        return new Selection(st, idx, r, (System.nanoTime() - t0) / 1e9);
+        float[] r = new float[idx.length], a = new float[idx.length];
+        for (int i = 0; i < idx.length; i++) {
+            r[i] = (float) st.r[plan.firstSample() + idx[i]];
+            a[i] = (float) st.advantage[plan.firstSample() + idx[i]];
+        }
+        return new Selection(st, idx, r, a, (System.nanoTime() - t0) / 1e9);
     }
 
     /** What one optimizer update did. */
@@ -242,10 +253,11 @@ public final class Trainer {
             rows[i] = sel.kept()[i];
             items.add(plan.samples().get(sel.kept()[i]));
         }
-        Tensor x0 = ro.all().index_select(0, Tensors.fromLongs(rows, model.device())).contiguous();
+        Trajectory kept = ro.all().select(Tensors.fromLongs(rows, model.device()));
         Objective.Stats os;
         try (Nvtx.Range range = Nvtx.range("train.objective")) {
-            os = objective.accumulate(x0, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v), plan.epoch(), ids);
+            os = objective.accumulate(new Objective.Batch(kept, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v),
+                    Tensors.fromFloats(sel.advantage(), model.device(), v), plan.epoch(), ids));
         }
         long o0 = System.nanoTime();
         double gradNorm;
@@ -256,7 +268,7 @@ public final class Trainer {
             step = optimizer.step();
             decay = cfg.oldPolicyDecay.decay(step);
             lora.updateOld(decay);
-            lora.updateEma(OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
+            lora.updateEma(objective.evalEmaDecay(step, cfg.evalEmaMax));
         }
         return new Update(os, gradNorm, step, decay, (System.nanoTime() - o0) / 1e9);
     }
@@ -343,10 +355,16 @@ public final class Trainer {
     // -------------------------------------------------------------------------------------------
     // the whole run
 
+    /**
+     * Runs the remaining epochs (all of {@code epochs}, or until training time reaches
+     * {@code wallSeconds} when that is set: the epoch that crosses it is the last), then evaluates.
+     */
     public Summary run() throws IOException {
         folder.writeConfig(cfg);
         long t0 = System.nanoTime();
-        for (int e = startEpoch; e < cfg.epochs; e++) {
+        int done = startEpoch;
+        boolean outOfTime = cfg.wallSeconds > 0 && elapsedBefore >= cfg.wallSeconds;
+        for (int e = startEpoch; e < cfg.epochs && !outOfTime; e++) {
             EpochMetrics m;
             try (PointerScope scope = new PointerScope()) {
                 m = epoch(e);
@@ -356,19 +374,23 @@ public final class Trainer {
             qualityCurve.add(m.trueQuality());
             double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
             double eta = elapsed / (e + 1) * (cfg.epochs - e - 1);
+            done = e + 1;
+            outOfTime = cfg.wallSeconds > 0 && elapsed >= cfg.wallSeconds;
             log.printf(Locale.ROOT, "epoch %4d/%d  reward %.3f ± %.3f  quality %.3f  filtered %3.0f%%  loss %.4f  "
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
-            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs)
+            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs || outOfTime)
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
+            if (outOfTime && e + 1 < cfg.epochs)
+                log.printf(Locale.ROOT, "wall-clock budget of %s reached after epoch %d%n", hms(cfg.wallSeconds), e + 1);
         }
         double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9;
-        return finish(wall);
+        return finish(wall, done);
     }
 
-    private Summary finish(double wall) throws IOException {
+    private Summary finish(double wall, int epochs) throws IOException {
         log.println("evaluating base and trained on " + ctx.data.heldOut().size() + " held-out tasks ...");
         Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
@@ -377,7 +399,7 @@ public final class Trainer {
             trained = ev.evaluate(Adapter.EMA, 64);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
-                base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), cfg.epochs,
+                base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), epochs,
                 wall);
         writeSummary(s);
         pictures(base, trained);
