@@ -14,6 +14,12 @@ public interface Objective {
     record Stats(double loss, double kl, double forwardSeconds, double backwardSeconds) {}
 
     /**
+     * Adds to θ's gradients the gradient of the <b>mean over the given samples</b> of their
+     * per-sample loss (DiffusionNFT: the loss kernel divides by Σ valid of the batch, and the slots
+     * are averaged). The trainer relies on this: with many ranks it weights rank r's gradient by
+     * v_r/V (its share of the epoch's kept samples) so the sum equals one process's gradient. An
+     * objective that micro-batches must keep that normalization (divide by the whole call's count).
+     *
      * @param x0        the kept samples' final latents [V, ...] on the model's device
      * @param cond      their conditioning (batch V)
      * @param r         their optimality r [V] f32 on the device

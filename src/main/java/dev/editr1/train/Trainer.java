@@ -14,10 +14,13 @@ import java.util.concurrent.CompletableFuture;
 
 import com.google.gson.JsonObject;
 
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import dev.editr1.data.EditItem;
 import dev.editr1.kernels.NftLossConfig;
@@ -25,6 +28,7 @@ import dev.editr1.kernels.Nvtx;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
 import dev.editr1.model.EditingModel;
+import dev.editr1.model.LoraAdapter;
 import dev.editr1.model.LoraSets;
 import dev.editr1.reward.Judgement;
 
@@ -43,10 +47,15 @@ import dev.editr1.reward.Judgement;
  * Ends with a held-out comparison of base and trained. The run folder's outputs and checkpoints
  * live in {@link RunFolder}; everything the run uses comes from its {@link RunContext}.
  *
- * <p>Built as one rank of many: a {@link Collective} gathers rewards before advantages and averages
- * gradients; in this process it is the single-rank identity. All randomness is keyed by (seed,
- * epoch, sample), so a run replays bit for bit and a resumed run ends where an uninterrupted one
- * does.
+ * <p>One rank of many: each rank rolls out and judges its share of the epoch's groups (whole
+ * groups), a {@link Collective} gathers the rewards before advantages (so the epoch's std and the
+ * filter see every group), sums the gradients with each rank's weight (see {@link #update}) and
+ * checks every {@code distChecksumEvery} steps that all ranks hold the same adapters. Rank 0 alone
+ * writes the run folder and reads checkpoints, then hands their state to the others. With
+ * {@link Collective#single()} every collective is the identity and nothing differs from a plain
+ * run. All randomness is keyed by (seed, epoch, global sample id), so a run replays bit for bit, a
+ * resumed run ends where an uninterrupted one does, and a sample's data do not depend on how many
+ * ranks there are.
  */
 public final class Trainer {
     static final long TRAIN_ID_STRIDE = 1L << 24;
@@ -56,7 +65,7 @@ public final class Trainer {
     private final EditingModel model;
     private final RunFolder folder;
     private final PrintStream log;
-    private final Collective collective = Collective.single();
+    private final Collective collective;
 
     private LoraSets lora;
     private AdamW optimizer;
@@ -68,11 +77,20 @@ public final class Trainer {
     private final List<Double> rewardCurve = new ArrayList<>(), qualityCurve = new ArrayList<>();
 
     public Trainer(RunContext ctx, RunFolder folder, PrintStream log) {
+        this(ctx, folder, log, Collective.single());
+    }
+
+    /** One rank of a multi-process run ({@code folder} from {@link RunFolder#forRank}). */
+    public Trainer(RunContext ctx, RunFolder folder, PrintStream log, Collective collective) {
         this.ctx = ctx;
         this.cfg = ctx.config;
         this.model = ctx.model;
         this.folder = folder;
         this.log = log;
+        this.collective = collective;
+        if (cfg.prompts < collective.worldSize())
+            throw new IllegalArgumentException("prompts (" + cfg.prompts + " per epoch) must be at least the number of ranks ("
+                    + collective.worldSize() + "): every rank rolls out whole groups");
     }
 
     /** What a run produced. */
@@ -93,8 +111,10 @@ public final class Trainer {
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed);
         };
+        // rank 0 alone reads the checkpoint; shareState hands it (and fresh adapters) to the other ranks
+        RunFolder.TrainerState st = resume && collective.rank() == 0 ? folder.restore(lora, optimizer) : null;
+        if (collective.worldSize() > 1) st = shareState(st, resume);
         if (resume) {
-            RunFolder.TrainerState st = folder.restore(lora, optimizer);
             startEpoch = st.epochsDone();
             elapsedBefore = st.elapsedSeconds();
             banned.addAll(st.banned());
@@ -102,6 +122,24 @@ public final class Trainer {
             qualityCurve.addAll(st.qualityCurve());
             log.println("resuming after epoch " + startEpoch + " (optimizer step " + optimizer.step() + ") from " + folder.dir());
         }
+    }
+
+    /**
+     * Many ranks: every rank takes rank 0's adapters (θ, old, EMA) and AdamW moments, and on a resume
+     * rank 0's trainer state, so the run folder need not be visible to the other ranks. A fresh run
+     * would agree anyway (the adapters are seeded); the broadcast makes it a fact, and the checksum
+     * of {@link #verifyAdapters} keeps checking it.
+     */
+    private RunFolder.TrainerState shareState(RunFolder.TrainerState st, boolean resume) {
+        collective.phase("set-up", startEpoch - 1);
+        List<Tensor> all = new ArrayList<>();
+        for (LoraAdapter a : List.of(lora.theta, lora.old, lora.ema)) all.addAll(a.params.tensors());
+        all.addAll(optimizer.state().values());
+        collective.broadcast(all);
+        if (!resume) return null;
+        RunFolder.TrainerState shared = RunFolder.parseState(collective.broadcast(st == null ? "" : RunFolder.stateJson(st)));
+        if (collective.rank() != 0) optimizer.loadState(optimizer.state(), shared.optimizerStep());   // the step; moments came above
+        return shared;
     }
 
     // -------------------------------------------------------------------------------------------
@@ -134,8 +172,10 @@ public final class Trainer {
 
     EpochPlan plan(int epoch) {
         List<EditItem> all = prompts(epoch);
-        int per = (cfg.prompts + collective.worldSize() - 1) / collective.worldSize();
-        int from = Math.min(all.size(), collective.rank() * per), to = Math.min(all.size(), (collective.rank() + 1) * per);
+        // rank r of W takes prompts [⌊r·P/W⌋, ⌊(r+1)·P/W⌋): whole groups, shares differing by at most one,
+        // and the ranks' samples concatenated in rank order are the epoch's samples in order
+        long w = collective.worldSize(), r = collective.rank();
+        int from = (int) (r * all.size() / w), to = (int) ((r + 1) * all.size() / w);
         List<EditItem> mine = all.subList(from, to), samples = new ArrayList<>();
         for (EditItem t : mine) for (int j = 0; j < cfg.groupSize; j++) samples.add(t);
         int first = from * cfg.groupSize;
@@ -195,12 +235,33 @@ public final class Trainer {
         return new Rewards(rewards, lowMass, failures, (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The group statistics of the gathered epoch and this rank's kept samples (local indices) with their r. */
-    record Selection(GroupStats stats, int[] kept, float[] r, double seconds) {}
+    /**
+     * The group statistics of the gathered epoch, this rank's kept samples (local indices) with their
+     * r, and the epoch's rewards, true qualities and low-mass count over every rank (for the metrics).
+     */
+    record Selection(GroupStats stats, int[] kept, float[] r, double[] rewards, double[] quality, int lowMass,
+                     double gatherSeconds, double seconds) {}
 
-    Selection selectSamples(EpochPlan plan, Rewards rw) {
+    Selection selectSamples(EpochPlan plan, Rollout ro, Rewards rw) {
         long t0 = System.nanoTime();
-        double[] gathered = collective.allGather(rw.rewards());
+        // one gather: each rank's [rewards | true qualities | low-mass count], concatenated in rank order
+        int n = rw.rewards().length;
+        double[] local = java.util.Arrays.copyOf(rw.rewards(), 2 * n + 1);
+        System.arraycopy(ro.quality(), 0, local, n, n);
+        local[2 * n] = rw.lowMass();
+        double[][] parts = collective.gather(local);
+        double gatherSeconds = (System.nanoTime() - t0) / 1e9;
+        int total = 0, lowMass = 0;
+        for (double[] p : parts) total += (p.length - 1) / 2;
+        double[] gathered = new double[total], quality = new double[total];
+        int k = 0;
+        for (double[] p : parts) {
+            int m = (p.length - 1) / 2;
+            System.arraycopy(p, 0, gathered, k, m);
+            System.arraycopy(p, m, quality, k, m);
+            lowMass += (int) p[2 * m];
+            k += m;
+        }
         List<double[]> groups = new ArrayList<>();
         for (int g = 0; g < gathered.length / cfg.groupSize; g++)
             groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
@@ -215,53 +276,109 @@ public final class Trainer {
         int[] idx = kept.stream().mapToInt(Integer::intValue).toArray();
         float[] r = new float[idx.length];
         for (int i = 0; i < idx.length; i++) r[i] = (float) st.r[plan.firstSample() + idx[i]];
-        return new Selection(st, idx, r, (System.nanoTime() - t0) / 1e9);
+        return new Selection(st, idx, r, gathered, quality, lowMass, gatherSeconds, (System.nanoTime() - t0) / 1e9);
     }
 
     /** What one optimizer update did. */
-    record Update(Objective.Stats objective, double gradNorm, long step, double oldDecay, double optimizerSeconds) {
-        static final Update NONE = new Update(new Objective.Stats(0, 0, 0, 0), 0, -1, Double.NaN, 0);
+    record Update(Objective.Stats objective, double gradNorm, long step, double oldDecay, double optimizerSeconds,
+                  Collective.ReduceStats comm) {
+        static final Update NONE = new Update(new Objective.Stats(0, 0, 0, 0), 0, -1, Double.NaN, 0, Collective.ReduceStats.NONE);
     }
 
-    /** The objective on the kept samples, then {@link #optimizerStep} and the policy updates. */
+    /**
+     * The objective on the kept samples, then {@link #optimizerStep} and the policy updates. Called on
+     * every rank when the epoch kept any sample (V &gt; 0), also on a rank that kept none (v = 0).
+     *
+     * <p>The gradient weighting that makes W ranks equal one process: the objective leaves the
+     * gradient of the mean over its v samples, g_r = (1/v_r)·Σ_{b∈r} ∇ℓ_b (the NFT loss divides by
+     * Σ valid of its batch, and the objective averages its timestep slots; the {@link Objective}
+     * contract). One process over all V = Σ_r v_r kept samples computes (1/V)·Σ_b ∇ℓ_b
+     * = Σ_r (v_r/V)·g_r. So rank r scales its gradient by v_r/V and the ranks sum: not a plain mean
+     * over ranks, which would weight a sample on a rank that kept few more than one on a rank that
+     * kept many. The loss and kl are combined with the same weights.
+     */
     Update update(EpochPlan plan, Rollout ro, Selection sel) {
-        int v = sel.kept().length;
-        long[] ids = new long[v];
-        List<EditItem> items = new ArrayList<>(v);
-        long[] rows = new long[v];
-        for (int i = 0; i < v; i++) {
-            ids[i] = plan.id(sel.kept()[i]);
-            rows[i] = sel.kept()[i];
-            items.add(plan.samples().get(sel.kept()[i]));
+        int v = sel.kept().length, total = sel.stats().validCount();
+        Objective.Stats os = new Objective.Stats(0, 0, 0, 0);
+        if (v > 0) {
+            long[] ids = new long[v];
+            List<EditItem> items = new ArrayList<>(v);
+            long[] rows = new long[v];
+            for (int i = 0; i < v; i++) {
+                ids[i] = plan.id(sel.kept()[i]);
+                rows[i] = sel.kept()[i];
+                items.add(plan.samples().get(sel.kept()[i]));
+            }
+            Tensor x0 = ro.all().index_select(0, Tensors.fromLongs(rows, model.device())).contiguous();
+            try (Nvtx.Range range = Nvtx.range("train.objective")) {
+                os = objective.accumulate(x0, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v), plan.epoch(), ids);
+            }
         }
-        Tensor x0 = ro.all().index_select(0, Tensors.fromLongs(rows, model.device())).contiguous();
-        Objective.Stats os;
-        try (Nvtx.Range range = Nvtx.range("train.objective")) {
-            os = objective.accumulate(x0, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v), plan.epoch(), ids);
+        if (collective.worldSize() > 1) {
+            double[] s = collective.allGather(new double[] {v * os.loss(), v * os.kl()});
+            double loss = 0, kl = 0;
+            for (int q = 0; q < s.length; q += 2) {
+                loss += s[q];
+                kl += s[q + 1];
+            }
+            os = new Objective.Stats(loss / total, kl / total, os.forwardSeconds(), os.backwardSeconds());
         }
+        collective.phase("optimizer", plan.epoch());
         long o0 = System.nanoTime();
-        double gradNorm;
+        Step st;
         long step;
         double decay;
         try (Nvtx.Range range = Nvtx.range("train.optimizer")) {
-            gradNorm = optimizerStep();
+            st = optimizerStep((double) v / total);   // v_r / V (exactly 1 in one process)
             step = optimizer.step();
             decay = cfg.oldPolicyDecay.decay(step);
             lora.updateOld(decay);
             lora.updateEma(OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
         }
-        return new Update(os, gradNorm, step, decay, (System.nanoTime() - o0) / 1e9);
+        return new Update(os, st.gradNorm(), step, decay, (System.nanoTime() - o0) / 1e9, st.comm());
     }
 
-    /** Averages θ's gradients over the ranks, clips their norm, steps AdamW and zeroes them; returns the norm before clipping. */
-    double optimizerStep() {
+    /** What {@link #optimizerStep} did: the gradient norm before clipping and what the all-reduce moved. */
+    record Step(double gradNorm, Collective.ReduceStats comm) {}
+
+    /**
+     * Sums θ's gradients over the ranks, each rank's scaled by {@code weight} (its v_r/V, see
+     * {@link #update}), clips their norm, steps AdamW and zeroes them. Every rank then holds the same
+     * gradient bits (the all-reduce's result is one buffer copied to all), so the same adapters.
+     */
+    Step optimizerStep(double weight) {
         List<Tensor> grads = new ArrayList<>();
-        for (Tensor p : lora.theta.params.tensors()) grads.add(p.grad());
-        collective.allReduceMean(grads);
+        for (Tensor p : lora.theta.params.tensors()) {
+            // a rank that kept no sample before its first backward has no gradient yet: it adds zeros
+            if (!p.grad().defined()) p.mutable_grad().put(torch.zeros_like(p));
+            grads.add(p.grad());
+        }
+        Collective.ReduceStats comm = collective.allReduceSum(grads, weight);
         double norm = optimizer.clipGradNorm(cfg.gradClip);
         optimizer.step(cfg.lr);
         optimizer.zeroGrad();
-        return norm;
+        return new Step(norm, comm);
+    }
+
+    /**
+     * Checks that every rank holds the same adapters: Σx and Σx² in f64 of every tensor of θ, old and
+     * EMA, compared bit for bit across ranks (a diverged rank throws on every rank, which stops the run).
+     */
+    void verifyAdapters(long step) {
+        List<Tensor> sums = new ArrayList<>();
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (LoraAdapter a : List.of(lora.theta, lora.old, lora.ema))
+                for (Tensor p : a.params.tensors()) {
+                    Tensor d = p.detach().to(ScalarType.Double);
+                    sums.add(d.sum());
+                    sums.add(d.square().sum());
+                }
+            Tensor all = torch.stack(new TensorVector(sums.toArray(new Tensor[0]))).to(Tensors.cpu(), ScalarType.Double).contiguous();
+            double[] values = new double[(int) all.numel()];
+            new DoublePointer(all.data_ptr()).get(values);
+            collective.verifySame("the adapters' checksum (Σx, Σx² of each tensor of θ, old, EMA) after optimizer step " + step,
+                    values);
+        }
     }
 
     /**
@@ -270,7 +387,8 @@ public final class Trainer {
      */
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
                                double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
-                               double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond) {
+                               double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond,
+                               Collective.ReduceStats allReduce) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -296,18 +414,26 @@ public final class Trainer {
             m.put("epoch", epoch);
             m.put("seconds", seconds);
             m.put("samples_per_second", samplesPerSecond);
+            m.put("allreduce_bytes", allReduce.bytes());     // per rank, per step: θ's gradients (0 in one process)
+            m.put("allreduce_buckets", allReduce.buckets());
             return m;
         }
     }
 
-    /** One epoch: plan → rollouts → rewards → selection → update. */
+    /** One epoch: plan → rollouts → rewards → selection → update. Metrics are of the whole epoch (every rank). */
     public EpochMetrics epoch(int epoch) {
         long t0 = System.nanoTime();
         EpochPlan plan = plan(epoch);
+        collective.phase("rollout", epoch);
         Rollout ro = rollOut(plan);
+        collective.phase("judge", epoch);
         Rewards rw = collectRewards(plan, ro);
-        Selection sel = selectSamples(plan, rw);
-        Update up = sel.kept().length == 0 ? Update.NONE : update(plan, ro, sel);
+        collective.phase("advantages", epoch);
+        Selection sel = selectSamples(plan, ro, rw);
+        collective.phase("loss", epoch);
+        // every rank updates when any rank kept a sample (the all-reduce needs them all)
+        Update up = sel.stats().validCount() == 0 ? Update.NONE : update(plan, ro, sel);
+        if (collective.worldSize() > 1 && up.step() > 0 && up.step() % cfg.distChecksumEvery == 0) verifyAdapters(up.step());
         Map<String, Double> sec = new LinkedHashMap<>();
         sec.put("rollout", ro.seconds());
         sec.put("judge_wait", rw.seconds());
@@ -315,13 +441,17 @@ public final class Trainer {
         sec.put("loss", up.objective().forwardSeconds());
         sec.put("backward", up.objective().backwardSeconds());
         sec.put("optimizer", up.optimizerSeconds());
+        if (collective.worldSize() > 1) {
+            sec.put("gather", sel.gatherSeconds());            // in advantages: waits for the slowest rank's rollouts
+            sec.put("allreduce", up.comm().seconds());         // in optimizer
+        }
         double total = (System.nanoTime() - t0) / 1e9;
         sec.put("total", total);
-        Moments rm = Moments.of(rw.rewards()), q = Moments.of(ro.quality());
-        int n = rw.rewards().length;
+        Moments rm = Moments.of(sel.rewards()), q = Moments.of(sel.quality());
+        int n = sel.rewards().length;
         return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
-                sel.stats().filteredFraction(), sel.kept().length, sel.stats().unscored, rw.lowMass(), up.objective().loss(),
-                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total);
+                sel.stats().filteredFraction(), sel.stats().validCount(), sel.stats().unscored, sel.lowMass(), up.objective().loss(),
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total, up.comm());
     }
 
     // -------------------------------------------------------------------------------------------
@@ -340,34 +470,74 @@ public final class Trainer {
             qualityCurve.add(m.trueQuality());
             double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
             double eta = elapsed / (e + 1) * (cfg.epochs - e - 1);
-            log.printf(Locale.ROOT, "epoch %4d/%d  reward %.3f ± %.3f  quality %.3f  filtered %3.0f%%  loss %.4f  "
+            if (folder.writes()) log.printf(Locale.ROOT, "epoch %4d/%d  reward %.3f ± %.3f  quality %.3f  filtered %3.0f%%  loss %.4f  "
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
-            if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs)
+            if (((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs) && folder.writes()) {
+                collective.phase("checkpoint", e);
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
+            }
         }
+        if (collective.worldSize() > 1) verifyAdapters(optimizer.step());
         double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9;
         return finish(wall);
     }
 
     private Summary finish(double wall) throws IOException {
-        log.println("evaluating base and trained on " + ctx.data.heldOut().size() + " held-out tasks ...");
+        if (folder.writes()) log.println("evaluating base and trained on " + ctx.data.heldOut().size() + " held-out tasks ...");
+        collective.phase("evaluate", cfg.epochs - 1);
         Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
         try (PointerScope scope = new PointerScope()) {
-            base = ev.evaluate(Adapter.OFF, 64);
-            trained = ev.evaluate(Adapter.EMA, 64);
+            base = evaluate(ev, Adapter.OFF);
+            trained = evaluate(ev, Adapter.EMA);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
                 base.qualityCi(), trained.qualityCi(), Evaluator.Interval.diff(base.quality(), trained.quality()), cfg.epochs,
                 wall);
-        writeSummary(s);
-        pictures(base, trained);
-        folder.writeFinal(lora);
-        printTable(s);
+        if (folder.writes()) {
+            collective.phase("write", cfg.epochs - 1);
+            writeSummary(s);
+            pictures(base, trained);
+            folder.writeFinal(lora);
+            printTable(s);
+        }
         return s;
+    }
+
+    static final int PICTURE_ROWS = 8;
+
+    /**
+     * The held-out evaluation of one adapter set, sharded over the ranks: rank r samples and judges
+     * tasks [⌊r·n/W⌋, ⌊(r+1)·n/W⌋) (a task's noise and judge noise are keyed by its index, so its
+     * share does not change them), then the scores, qualities and the images of the first
+     * {@value #PICTURE_ROWS} tasks (all the pictures need) are gathered on every rank.
+     */
+    private Evaluator.Result evaluate(Evaluator ev, Adapter adapter) {
+        int n = ctx.data.heldOut().size();
+        long w = collective.worldSize(), r = collective.rank();
+        if (w == 1) return ev.evaluate(adapter, 64);
+        int from = (int) (r * n / w), to = (int) ((r + 1) * n / w), k = to - from;
+        Evaluator.Result mine = ev.evaluate(adapter, 64, from, to);
+        int per = mine.images().length / Math.max(1, k), shown = Math.max(0, Math.min(to, PICTURE_ROWS) - from);
+        double[] local = new double[2 * k + shown * per];
+        System.arraycopy(mine.score(), 0, local, 0, k);
+        System.arraycopy(mine.quality(), 0, local, k, k);
+        for (int i = 0; i < shown * per; i++) local[2 * k + i] = mine.images()[i];
+        double[][] parts = collective.gather(local);
+        double[] score = new double[n], quality = new double[n];
+        int s = ctx.data.resolution(), px = 3 * s * s;
+        float[] images = new float[Math.min(n, PICTURE_ROWS) * px];
+        for (int q = 0, at = 0; q < parts.length; q++) {
+            int kq = (int) ((q + 1) * (long) n / w - q * (long) n / w);
+            System.arraycopy(parts[q], 0, score, at, kq);
+            System.arraycopy(parts[q], kq, quality, at, kq);
+            for (int i = 2 * kq; i < parts[q].length; i++) images[at * px + i - 2 * kq] = (float) parts[q][i];
+            at += kq;
+        }
+        return new Evaluator.Result(score, quality, images);
     }
 
     private void writeSummary(Summary s) throws IOException {
@@ -377,6 +547,7 @@ public final class Trainer {
         o.add("gain", pair(s.scoreGain(), s.qualityGain()));
         o.addProperty("epochs", s.epochs());
         o.addProperty("wall_seconds", s.wallSeconds());
+        o.addProperty("world_size", collective.worldSize());
         o.addProperty("held_out_tasks", ctx.data.heldOut().size());
         o.addProperty("trained_adapter", "checkpoints/final/adapter_ema.safetensors (evaluation EMA of θ)");
         o.addProperty("model", model.describe());
@@ -404,7 +575,7 @@ public final class Trainer {
 
     private void pictures(Evaluator.Result base, Evaluator.Result trained) throws IOException {
         float[] b = base.images(), t = trained.images();
-        int s = ctx.data.resolution(), per = 3 * s * s, rows = Math.min(8, ctx.data.heldOut().size());
+        int s = ctx.data.resolution(), per = 3 * s * s, rows = Math.min(PICTURE_ROWS, ctx.data.heldOut().size());
         List<Pictures.Row> r = new ArrayList<>();
         for (int i = 0; i < rows; i++) {
             EditItem task = ctx.data.heldOut().get(i);
