@@ -108,17 +108,23 @@ public final class C10dCollective implements Collective {
      * @throws IllegalStateException naming what could not be reached or which ranks did not join
      */
     public static C10dCollective open(DistEnv env, Settings s, Device device, PrintStream log, PrintStream err) {
+        Liveness[] live = new Liveness[1];
         return open(env, s, device, log, message -> {
             err.println("editr1: rank " + env.rank() + " stops: " + message);
             err.flush();
             log.flush();
-            lingerForOthers(env, s);
+            lingerForOthers(env, s, live[0]);
             Runtime.getRuntime().halt(EXIT_PEER_FAILED);
-        });
+        }, live);
     }
 
     /** {@link #open} with another stop action (tests record the message instead of halting). */
     static C10dCollective open(DistEnv env, Settings s, Device device, PrintStream log, Liveness.Stop stop) {
+        return open(env, s, device, log, stop, new Liveness[1]);
+    }
+
+    private static C10dCollective open(DistEnv env, Settings s, Device device, PrintStream log, Liveness.Stop stop,
+                                       Liveness[] liveOut) {
         if (!env.distributed()) throw new IllegalArgumentException("a c10d collective needs WORLD_SIZE > 1");
         long t0 = System.nanoTime();
         int rank = env.rank(), world = env.worldSize();
@@ -134,6 +140,7 @@ public final class C10dCollective implements Collective {
                 where + (env.agentStorePrefix() != null ? " (torchrun's agent)" : " (hosted by rank 0)"),
                 env.agentStorePrefix() != null ? -1 : 0,
                 peers, env.launcherPid(), stop);
+        liveOut[0] = live;
         live.start();
         boolean cuda = device.is_cuda();
         org.bytedeco.pytorch.Backend pg;
@@ -294,7 +301,8 @@ public final class C10dCollective implements Collective {
         String cause = firstLine(e);
         boolean timedOut = cause.contains("Timed out") || cause.contains("timed out") || cause.contains("Timeout");
         String f = timedOut ? liveness.failure() : liveness.awaitFailure((long) (settings.heartbeatTimeoutSeconds() * 1000) + 2000);
-        if (f == null) {
+        if (f != null) liveness.awaitStopped();   // the watch decided: its stop ends the process (tests: it returns)
+        else {
             f = String.format(Locale.ROOT, "%s in %s %s: %s; %s", op, Liveness.describePhase(phase + "|" + epoch),
                     timedOut ? String.format(Locale.ROOT, "timed out after %.0f s (distTimeoutSeconds)", settings.timeoutSeconds())
                             : "failed", cause, liveness.status());
@@ -428,9 +436,10 @@ public final class C10dCollective implements Collective {
     public void abort(Throwable e) {
         if (liveness.failure() != null) return;   // already stopping because of another rank
         String m = e.getMessage() == null ? e.toString() : firstLine(e);
+        liveness.stopWatching();   // the other ranks stop because of this one: no verdict about them now
         liveness.postExit(true, m);
+        lingerForOthers(env, settings, liveness);
         liveness.close();
-        lingerForOthers(env, settings);
     }
 
     /**
@@ -455,14 +464,19 @@ public final class C10dCollective implements Collective {
     }
 
     /**
-     * A stopping rank that hosts the store keeps it up a little longer (1.5 heartbeat intervals, at
-     * most 3 s), so the other ranks read its exit record — the rank and phase that failed — instead
-     * of finding only that the store is gone.
+     * A stopping rank that hosts the store keeps it up until every rank that may still be alive has
+     * posted its own exit record (at most 1.5 heartbeat intervals + 0.3 s), so they read this rank's —
+     * the rank and phase that failed — instead of finding only that the store is gone.
      */
-    private static void lingerForOthers(DistEnv env, Settings s) {
-        if (!env.hostsStore()) return;
+    private static void lingerForOthers(DistEnv env, Settings s, Liveness live) {
+        if (!env.hostsStore() || live == null) return;
+        long end = System.nanoTime() + (Liveness.intervalMillis(s.heartbeatTimeoutSeconds()) * 3 / 2 + 300) * 1_000_000L;
         try {
-            Thread.sleep(Math.min(3000, (long) (1.5 * Liveness.intervalMillis(s.heartbeatTimeoutSeconds())) + 300));
+            while (System.nanoTime() < end) {
+                long exits = live.exits();
+                if (exits >= 0 && exits - 1 >= live.othersMaybeAlive()) return;
+                Thread.sleep(50);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

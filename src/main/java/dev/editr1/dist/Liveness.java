@@ -71,6 +71,7 @@ final class Liveness implements AutoCloseable {
     private volatile long storeOkAt;
     private volatile String storeError;
     private volatile String failure;
+    private volatile boolean stopped;
     private final String[] lastBeat;                      // beat thread only
     private final AtomicLongArray heardAt;                // when each rank's beat last changed (reader's clock)
     private final AtomicReferenceArray<String> peerPhase; // "<phase>|<epoch>" from each rank's last beat
@@ -214,8 +215,20 @@ final class Liveness implements AutoCloseable {
         if (!decided.compareAndSet(false, true)) return false;
         failure = message;
         postExit(own, message);
-        stop.stop(message);
+        try {
+            stop.stop(message);
+        } finally {
+            stopped = true;
+        }
         return true;
+    }
+
+    /**
+     * Waits until the stop action of a decided failure has run (the default one halts the process,
+     * so this never returns there; a recording one returns at once).
+     */
+    void awaitStopped() {
+        while (failure != null && !stopped) LockSupport.parkNanos(10_000_000L);
     }
 
     /** Publishes this rank's exit record (best effort: the store may be gone). */
@@ -368,7 +381,33 @@ final class Liveness implements AutoCloseable {
         return p != null && p.startsWith("done|");
     }
 
-    private static boolean alive(long pid) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    /**
+     * Whether a process on this machine runs: from /proc/&lt;pid&gt;/stat, where a killed process that
+     * its parent has not reaped yet (a zombie, state Z, as under a shell or a slow supervisor) counts
+     * as dead — ProcessHandle would call it alive.
+     */
+    static boolean alive(long pid) {
+        try {
+            String st = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            int close = st.lastIndexOf(')');
+            char state = close >= 0 && close + 2 < st.length() ? st.charAt(close + 2) : 'R';
+            return state != 'Z' && state != 'X' && state != 'x';
+        } catch (java.nio.file.NoSuchFileException e) {
+            return false;
+        } catch (IOException | RuntimeException e) {
+            return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        }
+    }
+
+    /** Ranks other than this one not known to be gone (their process dead, or finished): who may still read the store. */
+    int othersMaybeAlive() {
+        int n = 0;
+        for (int q = 0; q < world; q++) {
+            if (q == rank || done(q)) continue;
+            Peer p = peers[q];
+            boolean local = p != null && peers[rank] != null && p.machine().equals(peers[rank].machine());
+            if (!local || alive(p.pid())) n++;
+        }
+        return n;
     }
 }
