@@ -139,7 +139,7 @@ public final class C10dCollective implements Collective {
         Liveness live = new Liveness(beats, rank, world, s.heartbeatTimeoutSeconds(),
                 where + (env.agentStorePrefix() != null ? " (torchrun's agent)" : " (hosted by rank 0)"),
                 env.agentStorePrefix() != null ? -1 : 0,
-                peers, env.launcherPid(), stop);
+                peers, env.launcherPid(), stop, keep);
         liveOut[0] = live;
         live.start();
         boolean cuda = device.is_cuda();
@@ -434,11 +434,12 @@ public final class C10dCollective implements Collective {
      * stop at once naming this rank and its phase, and stops watching them.
      */
     public void abort(Throwable e) {
-        if (liveness.failure() != null) return;   // already stopping because of another rank
-        String m = e.getMessage() == null ? e.toString() : firstLine(e);
-        liveness.stopWatching();   // the other ranks stop because of this one: no verdict about them now
-        liveness.postExit(true, m);
-        lingerForOthers(env, settings, liveness);
+        if (liveness.failure() == null) {   // else: already stopping because of another rank
+            String m = e.getMessage() == null ? e.toString() : firstLine(e);
+            liveness.stopWatching();   // the other ranks stop because of this one: no verdict about them now
+            liveness.postExit(true, m);
+            lingerForOthers(env, settings, liveness);
+        }
         liveness.close();
     }
 

@@ -3,6 +3,7 @@ package dev.editr1.dist;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -55,6 +56,7 @@ final class Liveness implements AutoCloseable {
     }
 
     private final Store store;
+    private final List<Object> keepAlive;   // the native layers under store (see C10dCollective)
     private final int rank, world;
     private final long intervalNanos, timeoutNanos;
     private final String storeWhere;
@@ -86,10 +88,12 @@ final class Liveness implements AutoCloseable {
      * @param storeHostRank the rank that hosts the store (0), or −1 when torchrun's agent does
      * @param peers         every rank's identity (from the join), this rank's included
      * @param launcherPid   a launcher process whose end stops this rank, or −1
+     * @param keepAlive     the native objects under {@code store}, referenced as long as the threads run
      */
     Liveness(Store store, int rank, int world, double timeoutSeconds, String storeWhere, int storeHostRank, Peer[] peers,
-             long launcherPid, Stop stop) {
+             long launcherPid, Stop stop, List<Object> keepAlive) {
         this.store = store;
+        this.keepAlive = List.copyOf(keepAlive);
         this.rank = rank;
         this.world = world;
         this.timeoutNanos = (long) (timeoutSeconds * 1e9);

@@ -112,9 +112,12 @@ class C10dCollectiveTest {
                 // alive and beating, but busy elsewhere until rank 0 gave up
                 long end = System.nanoTime() + 8_000_000_000L;
                 while (stops.stream().noneMatch(s -> s.startsWith("rank 1")) && System.nanoTime() < end) sleep(50);
+                c.abort(new RuntimeException("test over"));
                 return "";
             }
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> c.gather(new double[] {1}));
+            sleep(1500);   // rank 1 reads the exit record before this rank lets go of the store
+            c.abort(e);
             return e.getMessage();
         });
         String m = msgs.get(0);
