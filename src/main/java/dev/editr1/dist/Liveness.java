@@ -291,13 +291,29 @@ final class Liveness implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------
 
+    /**
+     * Every interval a full round (this rank's beat, the others' beats, the exit count); between
+     * rounds, a phase change of this rank is published at once with one {@code set} (a collective
+     * enters and leaves a sub-phase, so ranks × collectives × (W − 1) reads would be too many).
+     */
     private void beatLoop() {
+        long nextRound = 0;
+        String published = null;
         while (running) {
+            long now = System.nanoTime();
+            String mine = phase + "|" + epoch;
+            boolean round = now - nextRound >= 0;
+            if (!round && mine.equals(published)) {
+                LockSupport.parkNanos(nextRound - now);
+                continue;
+            }
             storeLock.lock();
             try {
                 beat++;
-                store.set("hb/" + rank, beat + "|" + phase + "|" + epoch);
-                long now = System.nanoTime();
+                store.set("hb/" + rank, beat + "|" + mine);
+                published = mine;
+                if (!round) continue;
+                nextRound = now + intervalNanos;
                 for (int q = 0; q < world; q++) {
                     if (q == rank) continue;
                     String v = store.get_to_str("hb/" + q);
@@ -319,10 +335,10 @@ final class Liveness implements AutoCloseable {
                 storeError = null;
             } catch (RuntimeException e) {
                 storeError = C10dCollective.firstLine(e);
+                nextRound = now + intervalNanos;
             } finally {
                 storeLock.unlock();
             }
-            LockSupport.parkNanos(intervalNanos);
         }
     }
 
@@ -357,9 +373,11 @@ final class Liveness implements AutoCloseable {
         // a process on this machine that is gone
         for (int q = 0; q < world; q++) {
             if (q == rank || done(q) || peers[q] == null || !peers[q].machine().equals(peers[rank].machine())) continue;
-            if (!alive(peers[q].pid()))
+            if (!alive(peers[q].pid())) {
+                if (q != storeHostRank) refresh(q);   // its last published phase may be newer than the last round
                 return name(q) + " has exited (killed or crashed) while in " + where(q)
                         + (q == storeHostRank ? "; it hosted the store" : "");
+            }
         }
         if (launcherPid > 0 && !alive(launcherPid)) return "the launcher (pid " + launcherPid + ") is gone";
         // the store: nothing heard for the timeout
@@ -378,6 +396,25 @@ final class Liveness implements AutoCloseable {
                             + "unreachable) while in %s", name(q), age / 1e9, where(q));
             }
         return null;
+    }
+
+    /** Reads rank q's last beat now (best effort: the store may be busy or gone). */
+    private void refresh(int q) {
+        try {
+            if (!storeLock.tryLock(200, TimeUnit.MILLISECONDS)) return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            String v = store.get_to_str("hb/" + q);
+            int bar = v.indexOf('|');
+            if (bar >= 0) peerPhase.set(q, v.substring(bar + 1));
+        } catch (RuntimeException e) {
+            // keep what the last round read
+        } finally {
+            storeLock.unlock();
+        }
     }
 
     private boolean done(int q) {

@@ -189,6 +189,7 @@ class DataParallelTest {
             await(() -> ranks.get(1).out().contains("editr1 fault: rank 1 stalls"), 240, "rank 1's stall", ranks);
             Store view = client(port);
             await(() -> phase(view, 0).startsWith("optimizer > all-reduce|"), 60, "rank 0 inside the all-reduce", ranks);
+            Thread.sleep(1500);   // rank 1 reads rank 0's beat once a second: let it hear where rank 0 is (its store dies with it)
             long t0 = System.nanoTime();
             ranks.get(0).process.destroyForcibly();
             int code = ranks.get(1).waitFor(60);
