@@ -26,15 +26,15 @@ import dev.editr1.train.Collective;
  * same process, same run).
  *
  * <pre>
- *   java -cp … dev.editr1.bench.AllReduceBench [--ranks 2] [--mb 0.29,4,16,64,209] [--bucket-mb 25] [--reps 10]
+ *   java -cp … dev.editr1.bench.AllReduceBench [--ranks 2] [--mb 0.29,4,16,64,209.2] [--bucket-mb 25] [--reps 10]
  *                                                [--threads 1] [--json FILE]
  * </pre>
  * Without RANK in its environment it starts {@code --ranks} copies of itself as ranks (the
  * {@code train --nproc} launcher) and rank 0 prints a markdown table. Payload shapes: LoRA tensor
  * pairs as FLUX.1-Kontext's rank-32 adapter has them (A [32, 3072] and B [3072, 32], 384 KiB each),
- * as many as the size needs (209 MB = all 532 of them); 0.29 MB is the built-in model's θ.
- * Columns: the median seconds of {@code allReduceSum} (pack into buckets, scale, one Gloo SUM
- * all-reduce per bucket, unpack); algbw = payload / time; busbw = algbw · 2(W−1)/W (the bytes each
+ * as many as the size needs (209.2 MB = all 532 of them); 0.29 MB is the built-in model's θ.
+ * Columns: the median seconds of {@code allReduceSum} after the ranks met (pack into buckets, scale,
+ * one Gloo SUM all-reduce per bucket, unpack: what timings.jsonl calls {@code allreduce}); algbw = payload / time; busbw = algbw · 2(W−1)/W (the bytes each
  * rank sends and receives in a ring, the NCCL-tests convention); copy = payload / (median time of a
  * local copy of the payload); the last column is the all-reduce's algbw as a fraction of that copy.
  */
@@ -44,7 +44,7 @@ public final class AllReduceBench {
     public static void main(String[] args) throws Exception {
         int ranks = 2, reps = 10, threads = 1;
         double bucketMb = 25;
-        double[] mbs = {0.29, 4, 16, 64, 209};
+        double[] mbs = {0.29, 4, 16, 64, 209.2};
         String json = null;
         for (int i = 0; i < args.length; i++)
             switch (args[i]) {
@@ -78,10 +78,8 @@ public final class AllReduceBench {
             double[] ar = new double[reps];
             Collective.ReduceStats st = null;
             for (int i = -2; i < reps; i++) {   // two warm-ups
-                c.gather(new double[0]);        // start together
-                long t0 = System.nanoTime();
-                st = c.allReduceSum(ts, 1.0 / w);
-                if (i >= 0) ar[i] = (System.nanoTime() - t0) / 1e9;
+                st = c.allReduceSum(ts, 1.0 / w);   // meets the other ranks first; st.seconds() is the reduction alone
+                if (i >= 0) ar[i] = st.seconds();
             }
             Tensor src = Tensors.empty(ScalarType.Float, Tensors.cpu(), bytes / 4), dst = Tensors.empty(ScalarType.Float, Tensors.cpu(), bytes / 4);
             src.fill_(new org.bytedeco.pytorch.Scalar(1.0));

@@ -348,6 +348,9 @@ public final class C10dCollective implements Collective {
 
     @Override
     public ReduceStats allReduceSum(List<Tensor> tensors, double weight) {
+        // a one-element all-reduce first: the ranks meet, so the seconds below are the reduction's own
+        long w0 = System.nanoTime();
+        barrier("all-reduce (meet)");
         long t0 = System.nanoTime();
         List<Buckets.Span> spans = Buckets.plan(tensors, settings.bucketBytes());
         long bytes = 0;
@@ -370,7 +373,7 @@ public final class C10dCollective implements Collective {
             }
             return null;
         });
-        return new ReduceStats(bytes, spans.size(), (System.nanoTime() - t0) / 1e9);
+        return new ReduceStats(bytes, spans.size(), (System.nanoTime() - t0) / 1e9, (t0 - w0) / 1e9);
     }
 
     @Override

@@ -67,9 +67,13 @@ public interface Collective extends AutoCloseable {
     @Override
     default void close() {}
 
-    /** What an all-reduce moved: bytes per rank (the payload, not the wire traffic), buckets, wall seconds. */
-    record ReduceStats(long bytes, int buckets, double seconds) {
-        public static final ReduceStats NONE = new ReduceStats(0, 0, 0);
+    /**
+     * What an all-reduce moved: bytes per rank (the payload, not the wire traffic), buckets, the
+     * seconds of the reduction itself (packing, the collectives, unpacking), and the seconds spent
+     * before it waiting for the slowest rank to arrive.
+     */
+    record ReduceStats(long bytes, int buckets, double seconds, double waitSeconds) {
+        public static final ReduceStats NONE = new ReduceStats(0, 0, 0, 0);
     }
 
     static Collective single() {

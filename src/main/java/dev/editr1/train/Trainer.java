@@ -443,7 +443,8 @@ public final class Trainer {
         sec.put("optimizer", up.optimizerSeconds());
         if (collective.worldSize() > 1) {
             sec.put("gather", sel.gatherSeconds());            // in advantages: waits for the slowest rank's rollouts
-            sec.put("allreduce", up.comm().seconds());         // in optimizer
+            sec.put("allreduce_wait", up.comm().waitSeconds()); // in optimizer: waits for the slowest rank's backward
+            sec.put("allreduce", up.comm().seconds());         // in optimizer: the gradient all-reduce itself
         }
         double total = (System.nanoTime() - t0) / 1e9;
         sec.put("total", total);
