@@ -87,6 +87,9 @@ public final class C10dCollective implements Collective {
     private final List<Object> keepAlive = new ArrayList<>();
     private String phase = "start";
     private int epoch = -1;
+    /** The all-reduce's bucket buffers for the last tensor signature, kept past the epoch's PointerScope. */
+    private String bucketKey;
+    private List<Tensor> bucketFlats = List.of();
 
     private C10dCollective(DistEnv env, Settings settings, Store store, org.bytedeco.pytorch.Backend pg, Device device,
                            String backendName, Liveness liveness) {
@@ -281,14 +284,15 @@ public final class C10dCollective implements Collective {
 
     /** Runs one collective operation under a sub-phase; a failure becomes a message naming the rank at fault. */
     private <T> T collective(String op, Supplier<T> body) {
-        liveness.phase(phase + " > " + op, epoch);
+        // the sub-phase goes out with the next beat, not at once: no store traffic per collective
+        liveness.phase(phase + " > " + op, epoch, false);
         fault.at(op, epoch);
         try {
             return body.get();
         } catch (RuntimeException e) {
             throw broken(op, e);
         } finally {
-            liveness.phase(phase, epoch);
+            liveness.phase(phase, epoch, false);
         }
     }
 
@@ -355,16 +359,16 @@ public final class C10dCollective implements Collective {
         List<Buckets.Span> spans = Buckets.plan(tensors, settings.bucketBytes());
         long bytes = 0;
         for (Buckets.Span s : spans) bytes += s.bytes();
+        List<Tensor> flats = bucketBuffers(tensors, spans);
         collective("all-reduce", () -> {
             try (NoGradGuard g = new NoGradGuard()) {
-                List<Tensor> flats = new ArrayList<>();
                 List<TensorVector> args = new ArrayList<>();   // referenced until every wait returned
                 List<Work> works = new ArrayList<>();
-                for (Buckets.Span s : spans) {
-                    Tensor flat = Buckets.pack(tensors, s);
+                for (int i = 0; i < spans.size(); i++) {
+                    Tensor flat = flats.get(i);
+                    Buckets.pack(flat, tensors, spans.get(i));
                     if (weight != 1.0) flat.mul_(new Scalar(weight));
                     TensorVector v = new TensorVector(flat);
-                    flats.add(flat);
                     args.add(v);
                     works.add(pg.allreduce(v, sum()));
                 }
@@ -374,6 +378,23 @@ public final class C10dCollective implements Collective {
             return null;
         });
         return new ReduceStats(bytes, spans.size(), (System.nanoTime() - t0) / 1e9, (t0 - w0) / 1e9);
+    }
+
+    /** The flat buffers for these tensors' buckets: the previous ones when the tensors look the same, else new ones. */
+    private List<Tensor> bucketBuffers(List<Tensor> tensors, List<Buckets.Span> spans) {
+        String key = Buckets.signature(tensors, settings.bucketBytes());
+        if (!key.equals(bucketKey)) {
+            for (Tensor t : bucketFlats) t.releaseReference();
+            List<Tensor> fresh = new ArrayList<>();
+            for (Buckets.Span s : spans) {
+                Tensor f = Buckets.allocate(tensors, s);
+                f.retainReference();   // outlives the PointerScope of the epoch that made it
+                fresh.add(f);
+            }
+            bucketFlats = fresh;
+            bucketKey = key;
+        }
+        return bucketFlats;
     }
 
     @Override

@@ -149,10 +149,18 @@ final class Liveness implements AutoCloseable {
 
     /** This rank's phase (shown by other ranks if this one stops); published at once. */
     void phase(String name, int epoch) {
+        phase(name, epoch, true);
+    }
+
+    /**
+     * This rank's phase; {@code now}: published at once (one store {@code set}), else with the next
+     * beat (within an interval) — for a collective's sub-phase, which most often lasts less.
+     */
+    void phase(String name, int epoch, boolean now) {
         this.phase = name.replace('|', '/');
         this.epoch = epoch;
         Thread t = beatThread;
-        if (t != null) LockSupport.unpark(t);
+        if (now && t != null) LockSupport.unpark(t);
     }
 
     String phase() {
