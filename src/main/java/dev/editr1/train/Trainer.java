@@ -147,9 +147,11 @@ public final class Trainer {
 
     /**
      * This rank's share of an epoch: its prompts (whole groups), each repeated groupSize times, and
-     * the global id of the first sample (sample j of the epoch has id epoch·2²⁴ + j on every world size).
+     * the global id of the first sample (sample j of the epoch has id epoch·2²⁴ + j on every world size);
+     * and the epoch's prompts of every rank (the ban applies to all of them on every rank).
      */
-    public record EpochPlan(int epoch, List<EditItem> prompts, List<EditItem> samples, long idBase, int firstSample) {
+    public record EpochPlan(int epoch, List<EditItem> prompts, List<EditItem> samples, long idBase, int firstSample,
+                            List<EditItem> epochPrompts) {
         /** The global id of local sample i. */
         long id(int i) {
             return idBase + i;
@@ -179,7 +181,7 @@ public final class Trainer {
         List<EditItem> mine = all.subList(from, to), samples = new ArrayList<>();
         for (EditItem t : mine) for (int j = 0; j < cfg.groupSize; j++) samples.add(t);
         int first = from * cfg.groupSize;
-        return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first);
+        return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first, List.copyOf(all));
     }
 
     /** Rollout latents per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
@@ -267,10 +269,11 @@ public final class Trainer {
             groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
         GroupStats st = GroupStats.compute(groups, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
                 cfg.banMean);
-        int firstGroup = plan.firstSample() / cfg.groupSize;
+        // every rank bans every banned group of the epoch, its own or not: the next epochs' prompts
+        // are drawn past the banned set, and the ranks must draw the same ones
         if (cfg.ban)
-            for (int g = 0; g < plan.prompts().size(); g++)
-                if (st.banned[firstGroup + g]) banned.add(plan.prompts().get(g).groupKey());
+            for (int g = 0; g < plan.epochPrompts().size(); g++)
+                if (st.banned[g]) banned.add(plan.epochPrompts().get(g).groupKey());
         List<Integer> kept = new ArrayList<>();
         for (int i = 0; i < plan.samples().size(); i++) if (st.valid[plan.firstSample() + i]) kept.add(i);
         int[] idx = kept.stream().mapToInt(Integer::intValue).toArray();
@@ -603,6 +606,11 @@ public final class Trainer {
     static String hms(double seconds) {
         long s = Math.round(seconds);
         return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+    }
+
+    /** The group keys banned so far (SPEC §5's permanent ban). */
+    Set<String> banned() {
+        return Set.copyOf(banned);
     }
 
     /** The adapter sets being trained. */
