@@ -317,15 +317,6 @@ public final class Trainer {
                 os = objective.accumulate(x0, ctx.conditions(items), Tensors.fromFloats(sel.r(), model.device(), v), plan.epoch(), ids);
             }
         }
-        if (collective.worldSize() > 1) {
-            double[] s = collective.allGather(new double[] {v * os.loss(), v * os.kl()});
-            double loss = 0, kl = 0;
-            for (int q = 0; q < s.length; q += 2) {
-                loss += s[q];
-                kl += s[q + 1];
-            }
-            os = new Objective.Stats(loss / total, kl / total, os.forwardSeconds(), os.backwardSeconds());
-        }
         collective.phase("optimizer", plan.epoch());
         long o0 = System.nanoTime();
         Step st;
@@ -338,7 +329,17 @@ public final class Trainer {
             lora.updateOld(decay);
             lora.updateEma(OldPolicySchedule.evalEmaDecay(step, cfg.evalEmaMax));
         }
-        return new Update(os, st.gradNorm(), step, decay, (System.nanoTime() - o0) / 1e9, st.comm());
+        double optimizerSeconds = (System.nanoTime() - o0) / 1e9;
+        if (collective.worldSize() > 1) {   // after the all-reduce, whose first step measures the wait for the slowest rank
+            double[] s = collective.allGather(new double[] {v * os.loss(), v * os.kl()});
+            double loss = 0, kl = 0;
+            for (int q = 0; q < s.length; q += 2) {
+                loss += s[q];
+                kl += s[q + 1];
+            }
+            os = new Objective.Stats(loss / total, kl / total, os.forwardSeconds(), os.backwardSeconds());
+        }
+        return new Update(os, st.gradNorm(), step, decay, optimizerSeconds, st.comm());
     }
 
     /** What {@link #optimizerStep} did: the gradient norm before clipping and what the all-reduce moved. */
