@@ -59,6 +59,12 @@ public interface Objective {
         return OldPolicySchedule.evalEmaDecay(step, max);
     }
 
-    /** Accumulates the gradient of the loss on the kept samples into θ. */
+    /**
+     * Adds to θ's gradients the gradient of the <b>mean over the given samples</b> of their
+     * per-sample loss (DiffusionNFT: the loss kernel divides by Σ valid of the batch, and the slots
+     * are averaged). The trainer relies on this: with many ranks it weights rank r's gradient by
+     * v_r/V (its share of the epoch's kept samples) so the sum equals one process's gradient. An
+     * objective that micro-batches must keep that normalization (divide by the whole call's count).
+     */
     Stats accumulate(Batch kept);
 }

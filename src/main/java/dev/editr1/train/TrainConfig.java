@@ -92,6 +92,14 @@ public final class TrainConfig {
     public int loraRank = 32;
     public double loraAlpha = 64;
 
+    // ---- many ranks (torchrun's RANK, WORLD_SIZE, … or train --nproc N); none of these changes the math
+    public double distTimeoutSeconds = 30;          // a collective waits this long for a live rank to arrive (raise it
+                                                    // when ranks may drift apart by more, e.g. a slow HTTP judge)
+    public double distStoreTimeoutSeconds = 30;     // joining: the store must answer and every rank arrive within this
+    public double distHeartbeatTimeoutSeconds = 10; // a rank silent this long is dead (frozen, or its machine is gone)
+    public double distBucketMB = 25;                // gradient all-reduce bucket (PyTorch DDP's default)
+    public int distChecksumEvery = 10;              // compare a checksum of the adapters across ranks every K optimizer steps
+
     // ---- judge: "simulated" or an OpenAI-compatible base URL (http://HOST:PORT/v1)
     public String judge = "simulated";
     public double judgeNoise = 0.05;          // simulated
@@ -151,6 +159,12 @@ public final class TrainConfig {
         if (!(judgeTimeoutSeconds > 0)) p.add("judgeTimeoutSeconds must be > 0 (got " + judgeTimeoutSeconds + ")");
         if (judgeMaxInFlight < 1) p.add("judgeMaxInFlight must be >= 1 (got " + judgeMaxInFlight + ")");
         if (judgeRetries < 0) p.add("judgeRetries must be >= 0 (got " + judgeRetries + ")");
+        if (!(distTimeoutSeconds > 0)) p.add("distTimeoutSeconds must be > 0 (got " + distTimeoutSeconds + ")");
+        if (!(distStoreTimeoutSeconds > 0)) p.add("distStoreTimeoutSeconds must be > 0 (got " + distStoreTimeoutSeconds + ")");
+        if (!(distHeartbeatTimeoutSeconds >= 0.5))
+            p.add("distHeartbeatTimeoutSeconds must be >= 0.5 (got " + distHeartbeatTimeoutSeconds + ")");
+        if (!(distBucketMB > 0)) p.add("distBucketMB must be > 0 (got " + distBucketMB + ")");
+        if (distChecksumEvery < 1) p.add("distChecksumEvery must be >= 1 (got " + distChecksumEvery + ")");
         if (device != null)
             try {
                 Backend.DeviceSpec.parse(device);

@@ -45,6 +45,8 @@ class TrainCommandTest {
                 {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin)"},
                 {new String[] {"--data", tmp.resolve("no-such-dataset").toString()}, "does not exist"},
                 {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
+                {new String[] {"--nproc", "0"}, "--nproc must be >= 1 (got 0)"},
+                {new String[] {"--set", "distHeartbeatTimeoutSeconds=0.1"}, "distHeartbeatTimeoutSeconds must be >= 0.5"},
         };
         int i = 0;
         for (Object[] c : cases) {
