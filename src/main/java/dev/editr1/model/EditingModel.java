@@ -65,8 +65,10 @@ public interface EditingModel {
     /**
      * One dataset item's conditioning (B = 1) from its instruction and its source latents
      * [1, ...latentShape()] (already on the device). Computed once per item and cached by the caller.
+     * The source's digest (SHA-256 of the image file, {@code EditDataset.sourceDigest}) keys what a
+     * model reads from a conditioning cache (frozen text encoders' outputs computed offline).
      */
-    Conditioning condition(EditItem item, Tensor sourceLatents);
+    Conditioning condition(EditItem item, String sourceDigest, Tensor sourceLatents);
 
     /** The conditioning with the instruction dropped (the unconditional branch of CFG). */
     Conditioning unconditional(Conditioning c);
@@ -107,6 +109,22 @@ public interface EditingModel {
 
     /** This model's memory profile. */
     MemoryProfile memoryProfile();
+
+    /**
+     * Checks, before a run starts, that everything the model will read per item is there (a model
+     * with a conditioning cache: an entry for every item of both splits), so a missing file stops the
+     * run at once rather than hours in. The default checks nothing.
+     *
+     * @throws java.io.IOException naming the first item and file that is missing or does not match
+     */
+    default void preflight(dev.editr1.data.EditDataset data) throws java.io.IOException {}
+
+    /**
+     * Writes a trained adapter in the model family's own file format into a run's final folder, beside
+     * editr1's files (FLUX.1-Kontext and Qwen-Image-Edit: the form diffusers' {@code load_lora_weights}
+     * reads). The default writes nothing more.
+     */
+    default void exportAdapter(LoraAdapter a, java.nio.file.Path dir) throws java.io.IOException {}
 
     /** The dtype of the base weights, latents and velocities (f32, or bf16/f16 for a reduced-precision base). */
     default DType dtype() {

@@ -18,7 +18,7 @@ import dev.editr1.model.EditingModel.MemoryProfile;
  *       the residual stream — the other steps' and blocks' tensors are already freed;</li>
  *   <li><b>training slot</b>: one micro-batch of M samples through θ's forward with its graph: every
  *       block's saved tensors, or with checkpointing one stored input per block plus one block's
- *       saved tensors during the recompute; beside it the old and reference velocities, x_t, ε, the
+ *       saved tensors and its backward's temporaries during the recompute; beside it the old and reference velocities, x_t, ε, the
  *       NFT gradient (5 latents per sample);</li>
  *   <li><b>epoch</b>: the epoch's rollout latents (one per sample), kept for the loss phase.</li>
  * </ul>
@@ -82,7 +82,12 @@ public final class MemoryModel {
         double tokenWidth = (double) p.tokens() * p.width() * a;   // one width-sized tensor of one sample
         long latent = p.latentElements() * a;
         long rollout = (long) (rolloutBatch * ((cfg ? 5 : 4) * latent + (p.liveWidths() + 1) * tokenWidth));
-        double graph = checkpointing ? p.blocks() + p.savedWidths() : p.blocks() * p.savedWidths();
+        // checkpointed: the stored block inputs, plus the recomputed block's saved tensors and the
+        // temporaries of its backward, which are about as many as its no-grad forward holds (fitted
+        // in MemoryModelTest: a recompute block peaks at saved + live, not at saved alone). Either
+        // way the slot is at least the no-grad forwards of the old and reference velocities.
+        double graph = checkpointing ? p.blocks() + p.savedWidths() + p.liveWidths() : p.blocks() * p.savedWidths();
+        graph = Math.max(graph, p.liveWidths() + 1);
         long training = (long) (trainBatch * (graph * tokenWidth + 5.0 * latent));
         long epoch = (long) samples * latent;
         return new Estimate(base, loraAndOpt, rollout, training, epoch);

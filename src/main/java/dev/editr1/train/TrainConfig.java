@@ -39,6 +39,10 @@ public final class TrainConfig {
     public ModelKind model = ModelKind.BUILTIN;
     public String weights = "";          // "" = the model's default (the built-in model's embedded base)
     public DType baseDtype = DType.F32;  // the frozen base's dtype (and the activations'); LoRA and AdamW stay f32
+    public int resolution = 0;           // image side for models that take any (0: the model's default; FLUX.1-Kontext: 512)
+    public double guidance = 2.5;        // FLUX.1-Kontext's distilled guidance scale (its pipeline's default)
+    public int textTokens = 512;         // the cached prompt embeddings' length (T5: 512; Edit-R1 uses 128)
+    public String conditionCache = "";   // frozen text encoders' outputs ("": DATA/conditioning/MODEL)
 
     // ---- memory
     public int microBatch = 0;           // kept samples per loss/backward pass (0: all at once)
@@ -123,6 +127,8 @@ public final class TrainConfig {
             }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (resolution < 0) p.add("resolution must be >= 0 (0: the model's default; got " + resolution + ")");
+        if (textTokens < 1) p.add("textTokens must be >= 1 (got " + textTokens + ")");
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");

@@ -549,7 +549,7 @@ public final class Trainer {
             collective.phase("write", cfg.epochs - 1);
             writeSummary(s);
             pictures(base, trained);
-            folder.writeFinal(lora);
+            model.exportAdapter(lora.ema, folder.writeFinal(lora));   // and in the model family's own form, where it has one
             printTable(s);
         }
         return s;

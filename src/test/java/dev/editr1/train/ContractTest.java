@@ -71,7 +71,7 @@ class ContractTest {
         }
 
         @Override
-        public Conditioning condition(EditItem item, Tensor sourceLatents) {
+        public Conditioning condition(EditItem item, String sourceDigest, Tensor sourceLatents) {
             Map<String, Tensor> m = new LinkedHashMap<>();
             m.put("source", sourceLatents);
             return new Conditioning(m);

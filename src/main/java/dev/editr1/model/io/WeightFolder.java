@@ -83,6 +83,13 @@ public final class WeightFolder {
         return w;
     }
 
+    /** One file whose header is already read. */
+    public static WeightFolder single(Path file, SafetensorsHeader h) {
+        WeightFolder w = new WeightFolder(file.getParent() == null ? Path.of(".") : file.getParent());
+        for (String k : h.entries().keySet()) w.byName.put(k, h);
+        return w;
+    }
+
     public Set<String> names() {
         return byName.keySet();
     }
