@@ -86,7 +86,11 @@ final class TrainCommand implements Callable<Integer> {
             Path saved = dir.resolve("config.json");
             if (lead) {
                 if (!Files.isRegularFile(saved)) throw new IOException("cannot resume: " + saved + " does not exist");
-                cfg = TrainConfig.fromJson(Files.readString(saved));
+                try {
+                    cfg = TrainConfig.fromJson(Files.readString(saved));
+                } catch (IllegalArgumentException e) {
+                    throw new IOException("cannot resume: " + saved + ": " + e.getMessage());
+                }
             } else cfg = new TrainConfig();   // a placeholder until rank 0's arrives (the folder may be on rank 0's machine only)
             cfg.setAll(run.sets);
             run.apply(cfg);
@@ -95,7 +99,7 @@ final class TrainCommand implements Callable<Integer> {
             if (seed != null) cfg.seed = seed;
             if (objective != null) cfg.set("objective", objective);
             dir = out != null ? out : defaultRunFolder();
-            if (lead && Files.exists(dir) && (!Files.isDirectory(dir) || Files.list(dir).findAny().isPresent()))
+            if (lead && Files.exists(dir) && (!Files.isDirectory(dir) || holdsMoreThanALock(dir)))
                 throw new IllegalArgumentException("run folder " + dir + " exists and is not empty; pass --resume " + dir
                         + " to continue it, or another --out");
         }
@@ -111,6 +115,13 @@ final class TrainCommand implements Callable<Integer> {
             t.setUp(resume != null);
             t.run();
             return 0;
+        }
+    }
+
+    /** A folder with files besides a run's lock (a run that stopped before its first write leaves only that). */
+    private static boolean holdsMoreThanALock(Path dir) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.anyMatch(f -> !f.getFileName().toString().equals(RunFolder.LOCK_FILE));
         }
     }
 

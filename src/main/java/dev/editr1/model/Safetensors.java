@@ -37,7 +37,8 @@ public final class Safetensors {
         JsonObject header = new JsonObject();
         if (metadata != null && !metadata.isEmpty()) {
             JsonObject meta = new JsonObject();
-            metadata.forEach(meta::addProperty);
+            // sorted: Map.of's order changes from one JVM to the next, and a checkpoint must be the same bytes
+            new java.util.TreeMap<>(metadata).forEach(meta::addProperty);
             header.add("__metadata__", meta);
         }
         Map<String, float[]> data = new LinkedHashMap<>();

@@ -178,6 +178,56 @@ public final class HttpJudge implements Judge {
 
     // ---------------------------------------------------------------------------------------------
 
+    /**
+     * One rating of a small grey pair, single attempt: a refused connection, 401/403/404 or an answer
+     * without score tokens stops the run before its first rollout; 429 and 5xx (the server is there,
+     * just busy) pass, and training's own retries deal with them.
+     */
+    @Override
+    public void preflight() {
+        float[] grey = new float[3 * 16 * 16];
+        JudgeRequest probe = new JudgeRequest(-1, grey, grey, "editr1 preflight: leave the image unchanged", "", null);
+        String where = "the judge at " + cfg.baseUrl() + " (model " + cfg.model() + ")";
+        HttpResponse<String> resp;
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint)).timeout(cfg.timeout())
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(requestBody(probe, Method.SCORE_LOGIT), StandardCharsets.UTF_8));
+            if (cfg.apiKey() != null && !cfg.apiKey().isEmpty()) b.header("Authorization", "Bearer " + cfg.apiKey());
+            resp = client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+        } catch (HttpTimeoutException e) {
+            throw new IllegalStateException(where + " did not answer a first request within " + cfg.timeout().toMillis()
+                    + " ms (judgeTimeout); nothing was trained");
+        } catch (ConnectException e) {
+            throw new IllegalStateException("cannot reach " + where + ": " + (e.getMessage() == null ? "connection refused"
+                    : shortText(e.getMessage())) + "; nothing was trained");
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot reach " + where + ": " + shortText(String.valueOf(e.getMessage()))
+                    + "; nothing was trained");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while checking " + where);
+        }
+        int status = resp.statusCode();
+        if (status == 429 || status >= 500) return;
+        if (status != 200)
+            throw new IllegalStateException(where + " refused a first request: HTTP " + status + ": " + shortText(resp.body())
+                    + (status == 401 || status == 403 ? " (check the API key variable)" : status == 404 ? " (check the URL and the model name)" : ""));
+        Raw raw;
+        try {
+            raw = parse(resp.body(), Method.SCORE_LOGIT);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(where + " answered a first request with something that is not a chat completion: "
+                    + shortText(e.getMessage()));
+        }
+        if (raw.failure() != null) throw new IllegalStateException(where + ": " + raw.failure());
+        boolean any = false;
+        if (raw.logprobs() != null) for (float x : raw.logprobs()) any |= x > Float.NEGATIVE_INFINITY;
+        if (!any)
+            throw new IllegalStateException(where + " returned none of the score tokens 0..5 among its top log-probabilities: "
+                    + "is it a model that returns logprobs, with the digits as single tokens?");
+    }
+
     private Raw rateOne(JudgeRequest r, Method method) {
         String body;
         try {
@@ -219,7 +269,8 @@ public final class HttpJudge implements Judge {
                 lastFailure = "no answer within " + cfg.timeout().toMillis() + " ms";
                 waitMs = backoffMs(attempt, jitter);
             } catch (ConnectException e) {
-                lastFailure = "cannot connect to " + cfg.baseUrl() + " (" + shortText(String.valueOf(e.getMessage())) + ")";
+                lastFailure = "cannot connect to " + cfg.baseUrl() + " (" + (e.getMessage() == null ? "connection refused"
+                        : shortText(e.getMessage())) + ")";
                 waitMs = backoffMs(attempt, jitter);
             } catch (IOException e) {
                 lastFailure = "I/O error talking to " + cfg.baseUrl() + ": " + shortText(String.valueOf(e.getMessage()));

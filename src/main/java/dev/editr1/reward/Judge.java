@@ -32,6 +32,14 @@ public interface Judge extends AutoCloseable {
     /** A short description for logs and run folders (never a secret). */
     String describe();
 
+    /**
+     * One call before the first rollout, so a judge that cannot be reached, refuses the key or does
+     * not know the model stops the run at once instead of leaving every sample unscored for hours.
+     * Throws {@link IllegalStateException} naming the judge and the problem; the default (an
+     * in-process judge) checks nothing.
+     */
+    default void preflight() {}
+
     @Override
     default void close() {}
 }

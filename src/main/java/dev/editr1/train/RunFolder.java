@@ -1,7 +1,14 @@
 package dev.editr1.train;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -25,9 +32,13 @@ import dev.editr1.model.Safetensors;
 /**
  * A run's folder: {@code config.json}, {@code metrics.jsonl} (a function of the seed alone),
  * {@code timings.jsonl} (wall clock), {@code summary.json}, the pictures, and checkpoints —
- * {@code checkpoints/latest/} (θ, old and EMA adapters, AdamW state, the trainer's state; written to
- * a temporary folder and renamed, so a crash leaves the previous one whole) and
+ * {@code checkpoints/latest/} (θ, old and EMA adapters, AdamW state, the trainer's state, and
+ * {@code manifest.json} with every file's size and SHA-256; written to a temporary folder, fsynced,
+ * then renamed, so a crash leaves the previous one whole, and a resume verifies the manifest) and
  * {@code checkpoints/final/} (the trained adapters).
+ *
+ * <p>A process that trains into the folder holds an exclusive lock on {@code .editr1.lock} (the OS
+ * releases it when the process dies, however it dies): a second run into the same folder is refused.
  */
 public final class RunFolder {
     /** What the trainer needs besides weights to continue a run exactly. */
@@ -37,6 +48,8 @@ public final class RunFolder {
     private final Path dir;
     private final boolean writes;
     private final Gson gson = Choices.gson(false);
+    private FileChannel lockChannel;
+    private FileLock lock;
 
     public RunFolder(Path dir) {
         this(dir, true);
@@ -62,6 +75,55 @@ public final class RunFolder {
 
     public Path dir() {
         return dir;
+    }
+
+    /** The lock file's name inside the run folder. */
+    public static final String LOCK_FILE = ".editr1.lock";
+
+    /**
+     * Takes the folder's lock for this process (rank 0 or the only process; a no-op elsewhere and
+     * when already held). Another process holding it — a run still training into the folder — is
+     * an {@link IOException} naming the folder and that process.
+     */
+    public synchronized void lock() throws IOException {
+        if (!writes || lock != null) return;
+        Files.createDirectories(dir);
+        Path f = dir.resolve(LOCK_FILE);
+        FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileLock l;
+        try {
+            l = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            l = null;   // this JVM holds it: another trainer of this process writes the folder
+        }
+        if (l == null) {
+            String holder = "";
+            try {
+                holder = Files.readString(f).trim();
+            } catch (IOException e) {
+                // the holder's pid is a courtesy
+            }
+            ch.close();
+            throw new IOException("run folder " + dir + " is in use by another editr1 run" + (holder.isEmpty() ? "" : " (" + holder + ")")
+                    + "; wait for it to end, or train into another folder");
+        }
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap(("pid " + ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.UTF_8)), 0);
+        lockChannel = ch;
+        lock = l;
+    }
+
+    /** Releases the folder's lock (the process's exit does too). */
+    public synchronized void unlock() {
+        if (lock == null) return;
+        try {
+            lock.release();
+            lockChannel.close();
+        } catch (IOException e) {
+            // closing the channel releases the lock either way
+        }
+        lock = null;
+        lockChannel = null;
     }
 
     public Path file(String name) {
@@ -94,7 +156,14 @@ public final class RunFolder {
         Checkpoints.writeAtomically(file(name), Choices.gson(true).toJson(o));
     }
 
-    /** Writes checkpoints/latest via latest.tmp, so a crash leaves the previous checkpoint whole. */
+    /** The checkpoint's manifest: every other file's size and SHA-256, checked on resume. */
+    static final String MANIFEST = "manifest.json";
+
+    /**
+     * Writes checkpoints/latest via latest.tmp: the files, their manifest, fsync of each and of the
+     * folder, then the rename — so a crash at any moment leaves the previous checkpoint whole and a
+     * renamed one complete on disk.
+     */
     public void checkpoint(LoraSets lora, AdamW optimizer, TrainerState st) throws IOException {
         if (!writes) return;
         Path tmp = checkpoints().resolve("latest.tmp");
@@ -102,14 +171,77 @@ public final class RunFolder {
         Files.createDirectories(tmp);
         Checkpoints.saveAdapter(lora.theta, tmp, "adapter_policy");
         Checkpoints.saveAdapter(lora.old, tmp, "adapter_old");
+        Inject.haltIf("halt-in-checkpoint", st.epochsDone());   // test hook: a kill with half the files written
         Checkpoints.saveAdapter(lora.ema, tmp, "adapter_ema");
         Safetensors.write(tmp.resolve("optimizer.safetensors"), optimizer.state(), Map.of("step", String.valueOf(optimizer.step())));
         Checkpoints.writeAtomically(tmp.resolve("state.json"), stateJson(st));
+        JsonObject manifest = new JsonObject();
+        try (var files = Files.list(tmp)) {
+            for (Path f : files.sorted().toList()) {
+                JsonObject e = new JsonObject();
+                e.addProperty("bytes", Files.size(f));
+                e.addProperty("sha256", sha256(f));
+                manifest.add(f.getFileName().toString(), e);
+            }
+        }
+        Files.writeString(tmp.resolve(MANIFEST), Choices.gson(true).toJson(manifest));
+        try (var files = Files.list(tmp)) {
+            for (Path f : files.toList()) fsync(f);
+        }
+        fsync(tmp);
         Path latest = checkpoints().resolve("latest"), old = checkpoints().resolve("latest.old");
         deleteTree(old);
         if (Files.exists(latest)) Files.move(latest, old);
         Files.move(tmp, latest);
+        fsync(checkpoints());
         deleteTree(old);
+    }
+
+    /** Flushes a file's (or a folder's entries') data to the disk. */
+    static void fsync(Path p) throws IOException {
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    static String sha256(Path f) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(f)) {
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
+    }
+
+    /**
+     * Checks a checkpoint folder against its manifest: every listed file present with its size and
+     * SHA-256. A checkpoint written before manifests existed passes with nothing to check.
+     */
+    static void verify(Path ckpt) throws IOException {
+        Path m = ckpt.resolve(MANIFEST);
+        if (!Files.exists(m)) return;
+        JsonObject manifest;
+        try {
+            manifest = JsonParser.parseString(Files.readString(m)).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw new IOException("checkpoint manifest " + m + " does not parse (" + e.getMessage() + "); the checkpoint is damaged");
+        }
+        for (Map.Entry<String, JsonElement> e : manifest.entrySet()) {
+            Path f = ckpt.resolve(e.getKey());
+            JsonObject want = e.getValue().getAsJsonObject();
+            if (!Files.isRegularFile(f)) throw new IOException("checkpoint file " + f + " is missing (listed in " + m + ")");
+            long bytes = Files.size(f), wantBytes = want.get("bytes").getAsLong();
+            if (bytes != wantBytes)
+                throw new IOException("checkpoint file " + f + " has " + bytes + " bytes, its manifest says " + wantBytes
+                        + " (truncated or overwritten); the checkpoint is damaged");
+            if (!sha256(f).equals(want.get("sha256").getAsString()))
+                throw new IOException("checkpoint file " + f + " does not match its SHA-256 in " + m + "; the checkpoint is damaged");
+        }
     }
 
     /** The trainer state as the JSON of state.json (also how rank 0 hands it to the other ranks on a resume). */
@@ -149,14 +281,20 @@ public final class RunFolder {
     /**
      * Restores the last checkpoint into the adapters and the optimizer, truncates metrics.jsonl and
      * timings.jsonl to the epochs it covers (later lines belong to epochs that run again), and
-     * returns the trainer's state.
+     * returns the trainer's state. A run stopped before its first checkpoint starts over (state of
+     * epoch 0, logs emptied).
      */
     public TrainerState restore(LoraSets lora, AdamW optimizer) throws IOException {
         if (!writes) throw new IllegalStateException("only rank 0 reads the run folder's checkpoint");
         Path latest = checkpoints().resolve("latest");
         if (!Files.isRegularFile(latest.resolve("state.json"))) latest = checkpoints().resolve("latest.old");
-        if (!Files.isRegularFile(latest.resolve("state.json")))
-            throw new IOException("no checkpoint to resume in " + checkpoints());
+        if (!Files.isRegularFile(latest.resolve("state.json"))) {
+            // stopped before its first checkpoint: the run starts over (what it had logged is dropped)
+            TrainerState start = new TrainerState(0, 0, 0, Set.of(), List.of(), List.of());
+            truncateLogs(0);
+            return start;
+        }
+        verify(latest);
         JsonObject o;
         try {
             o = JsonParser.parseString(Files.readString(latest.resolve("state.json"))).getAsJsonObject();
@@ -174,15 +312,29 @@ public final class RunFolder {
         } catch (RuntimeException e) {
             throw new IOException("checkpoint state " + latest.resolve("state.json") + " lacks a field: " + e.getMessage());
         }
+        truncateLogs(st.epochsDone());
+        return st;
+    }
+
+    /** Cuts metrics.jsonl and timings.jsonl to their first {@code keep} lines (later ones belong to epochs that run again). */
+    private void truncateLogs(int keep) throws IOException {
         for (String f : List.of("metrics.jsonl", "timings.jsonl")) {
             Path file = file(f);
             if (!Files.exists(file)) continue;
             List<String> lines = Files.readAllLines(file);
-            int keep = st.epochsDone();
+            if (lines.size() < keep)
+                throw new IOException(file + " has " + lines.size() + " lines but the checkpoint is after epoch " + keep
+                        + " (the file was cut short); restore it or start a new run");
+            for (int i = 0; i < keep; i++)
+                try {
+                    JsonParser.parseString(lines.get(i)).getAsJsonObject();
+                } catch (RuntimeException e) {
+                    throw new IOException(file + " line " + (i + 1) + " is not a JSON object (the file was cut short or edited): "
+                            + e.getMessage());
+                }
             if (lines.size() > keep)
                 Checkpoints.writeAtomically(file, String.join("\n", lines.subList(0, keep)) + (keep > 0 ? "\n" : ""));
         }
-        return st;
     }
 
     private static List<Double> doubles(JsonArray a) {

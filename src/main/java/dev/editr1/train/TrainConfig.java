@@ -115,6 +115,10 @@ public final class TrainConfig {
     public int judgeRetries = 4;
     public ImageFormat judgeImageFormat = ImageFormat.PNG;
     public double judgeMassWarning = 0.5;     // warn when a judgement puts less probability on the score tokens
+    public double maxUnscoredFraction = 0.5;  // stop the run when more of an epoch's samples than this are unscored
+
+    // ---- non-finite steps: a step with a non-finite loss or gradient is skipped; this many in a row stop the run
+    public int maxBadSteps = 3;
 
     /** All problems at once, each naming the setting; empty when the config is usable. */
     public List<String> problems() {
@@ -165,6 +169,9 @@ public final class TrainConfig {
         if (!(judgeTimeoutSeconds > 0)) p.add("judgeTimeoutSeconds must be > 0 (got " + judgeTimeoutSeconds + ")");
         if (judgeMaxInFlight < 1) p.add("judgeMaxInFlight must be >= 1 (got " + judgeMaxInFlight + ")");
         if (judgeRetries < 0) p.add("judgeRetries must be >= 0 (got " + judgeRetries + ")");
+        if (!(maxUnscoredFraction >= 0 && maxUnscoredFraction <= 1))
+            p.add("maxUnscoredFraction must be in [0, 1] (got " + maxUnscoredFraction + ")");
+        if (maxBadSteps < 1) p.add("maxBadSteps must be >= 1 (got " + maxBadSteps + ")");
         if (!(distTimeoutSeconds > 0)) p.add("distTimeoutSeconds must be > 0 (got " + distTimeoutSeconds + ")");
         if (!(distStoreTimeoutSeconds > 0)) p.add("distStoreTimeoutSeconds must be > 0 (got " + distStoreTimeoutSeconds + ")");
         if (!(distHeartbeatTimeoutSeconds >= 0.5))

@@ -79,6 +79,7 @@ public final class Trainer {
     private int startEpoch;
     private double elapsedBefore;
     private final List<Double> rewardCurve = new ArrayList<>(), qualityCurve = new ArrayList<>();
+    private int skippedSteps, badStepsInARow, lastCheckpointEpoch;
 
     public Trainer(RunContext ctx, RunFolder folder, PrintStream log) {
         this(ctx, folder, log, Collective.single());
@@ -107,6 +108,17 @@ public final class Trainer {
 
     /** Builds the adapters (on the run's device) and the optimizer; on resume, restores the last checkpoint. */
     public void setUp(boolean resume) throws IOException {
+        folder.lock();                 // before anything is read or written: one run per folder (run() lets go of it)
+        try {
+            ctx.judge().preflight();   // a judge that cannot answer stops the run before its first rollout
+            prepare(resume);
+        } catch (IOException | RuntimeException | Error e) {
+            folder.unlock();
+            throw e;
+        }
+    }
+
+    private void prepare(boolean resume) throws IOException {
         lora = LoraSets.fresh(model.loraTargets(), cfg.loraRank, cfg.loraAlpha, model.loraInit(), cfg.seed);
         model.attachLora(lora);
         optimizer = new AdamW(lora.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
@@ -122,7 +134,7 @@ public final class Trainer {
         RunFolder.TrainerState st = resume && collective.rank() == 0 ? folder.restore(lora, optimizer) : null;
         if (collective.worldSize() > 1) st = shareState(st, resume);
         if (resume) {
-            startEpoch = st.epochsDone();
+            startEpoch = lastCheckpointEpoch = st.epochsDone();
             elapsedBefore = st.elapsedSeconds();
             banned.addAll(st.banned());
             rewardCurve.addAll(st.rewardCurve());
@@ -285,6 +297,13 @@ public final class Trainer {
             groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
         GroupStats st = GroupStats.compute(groups, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
                 cfg.banMean);
+        // a judge that fails most calls must not leave the run training on nothing (every rank sees
+        // the gathered count, so every rank stops)
+        if (st.unscored > cfg.maxUnscoredFraction * gathered.length)
+            throw new IllegalStateException(String.format(Locale.ROOT, "epoch %d: %d of %d samples unscored (more than "
+                            + "maxUnscoredFraction %.2f)%s; stopping — %s", plan.epoch() + 1, st.unscored, gathered.length,
+                    cfg.maxUnscoredFraction, rw.failures().isEmpty() ? "" : ", e.g. " + rw.failures().get(0) + " (" + ctx.judge().describe()
+                            + ")", lastCheckpointNote()));
         // every rank bans every banned group of the epoch, its own or not: the next epochs' prompts
         // are drawn past the banned set, and the ranks must draw the same ones
         if (cfg.ban)
@@ -308,8 +327,8 @@ public final class Trainer {
 
     /** What one optimizer update did. */
     record Update(Objective.Stats objective, double gradNorm, long step, double oldDecay, double optimizerSeconds,
-                  Collective.ReduceStats comm) {
-        static final Update NONE = new Update(new Objective.Stats(0, 0, 0, 0), 0, -1, Double.NaN, 0, Collective.ReduceStats.NONE);
+                  Collective.ReduceStats comm, boolean skipped) {
+        static final Update NONE = new Update(new Objective.Stats(0, 0, 0, 0), 0, -1, Double.NaN, 0, Collective.ReduceStats.NONE, false);
     }
 
     /**
@@ -349,11 +368,25 @@ public final class Trainer {
         long step;
         double decay;
         try (Nvtx.Range range = Nvtx.range("train.optimizer")) {
-            st = optimizerStep((double) v / total);   // v_r / V (exactly 1 in one process)
+            st = optimizerStep((double) v / total, Double.isFinite(os.loss()), plan.epoch());   // v_r / V (exactly 1 in one process)
             step = optimizer.step();
-            decay = cfg.oldPolicyDecay.decay(step);
-            lora.updateOld(decay);
-            lora.updateEma(objective.evalEmaDecay(step, cfg.evalEmaMax));
+            if (st.skipped()) {
+                decay = Double.NaN;   // no step: the old and EMA adapters stay too
+                skippedSteps++;
+                badStepsInARow++;
+                if (folder.writes())
+                    log.printf(Locale.ROOT, "warning: epoch %d: non-finite loss or gradient (|g| = %s): step skipped (%d in a row, "
+                            + "maxBadSteps %d)%n", plan.epoch() + 1, st.gradNorm(), badStepsInARow, cfg.maxBadSteps);
+                if (badStepsInARow >= cfg.maxBadSteps)
+                    throw new IllegalStateException(String.format(Locale.ROOT, "epoch %d: %d optimizer steps in a row had a non-finite "
+                            + "loss or gradient (maxBadSteps %d); stopping — %s", plan.epoch() + 1, badStepsInARow, cfg.maxBadSteps,
+                            lastCheckpointNote()));
+            } else {
+                badStepsInARow = 0;
+                decay = cfg.oldPolicyDecay.decay(step);
+                lora.updateOld(decay);
+                lora.updateEma(objective.evalEmaDecay(step, cfg.evalEmaMax));
+            }
         }
         double optimizerSeconds = (System.nanoTime() - o0) / 1e9;
         if (collective.worldSize() > 1) {   // after the all-reduce, whose first step measures the wait for the slowest rank
@@ -365,29 +398,43 @@ public final class Trainer {
             }
             os = new Objective.Stats(loss / total, kl / total, os.forwardSeconds(), os.backwardSeconds());
         }
-        return new Update(os, st.gradNorm(), step, decay, optimizerSeconds, st.comm());
+        return new Update(os, st.gradNorm(), step, decay, optimizerSeconds, st.comm(), st.skipped());
     }
 
-    /** What {@link #optimizerStep} did: the gradient norm before clipping and what the all-reduce moved. */
-    record Step(double gradNorm, Collective.ReduceStats comm) {}
+    /** What {@link #optimizerStep} did: the gradient norm before clipping, what the all-reduce moved, whether it skipped the step. */
+    record Step(double gradNorm, Collective.ReduceStats comm, boolean skipped) {}
 
     /**
      * Sums θ's gradients over the ranks, each rank's scaled by {@code weight} (its v_r/V, see
      * {@link #update}), clips their norm, steps AdamW and zeroes them. Every rank then holds the same
      * gradient bits (the all-reduce's result is one buffer copied to all), so the same adapters.
      */
-    Step optimizerStep(double weight) {
+    Step optimizerStep(double weight, boolean lossFinite, int epoch) {
         List<Tensor> grads = new ArrayList<>();
+        boolean poison = !lossFinite || Inject.at("nan-grad", epoch + 1);
         for (Tensor p : lora.theta.params.tensors()) {
             // a rank that kept no sample before its first backward has no gradient yet: it adds zeros
             if (!p.grad().defined()) p.mutable_grad().put(torch.zeros_like(p));
+            // a non-finite loss on this rank poisons its gradient, so the all-reduced norm tells every rank
+            if (poison) p.grad().fill_(new org.bytedeco.pytorch.Scalar(Double.NaN));
             grads.add(p.grad());
         }
         Collective.ReduceStats comm = collective.allReduceSum(grads, weight);
         double norm = optimizer.clipGradNorm(cfg.gradClip);
+        if (!Double.isFinite(norm)) {
+            // skipped, not applied: θ, AdamW's moments and its step count stay as they were
+            optimizer.zeroGrad();
+            return new Step(norm, comm, true);
+        }
         optimizer.step(cfg.lr);
         optimizer.zeroGrad();
-        return new Step(norm, comm);
+        return new Step(norm, comm, false);
+    }
+
+    /** Where a stopping run can be resumed from. */
+    private String lastCheckpointNote() {
+        return lastCheckpointEpoch > 0 ? "the last checkpoint (after epoch " + lastCheckpointEpoch + ") in " + folder.dir().resolve("checkpoints/latest")
+                + " is intact; --resume continues from it" : "no checkpoint was written yet";
     }
 
     /**
@@ -419,7 +466,7 @@ public final class Trainer {
      */
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
                                double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
-                               double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond,
+                               double gradNorm, double oldDecay, boolean skippedStep, Map<String, Double> seconds, double samplesPerSecond,
                                Collective.ReduceStats allReduce, long startTensorBytes, long peakTensorBytes) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
@@ -437,6 +484,7 @@ public final class Trainer {
             m.put("kl", kl);
             m.put("grad_norm", gradNorm);
             m.put("old_decay", oldDecay);
+            m.put("skipped_step", skippedStep ? 1 : 0);   // non-finite loss or gradient: the step was not applied
             return m;
         }
 
@@ -489,7 +537,7 @@ public final class Trainer {
         int n = sel.rewards().length;
         return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
                 sel.stats().filteredFraction(), sel.keptEverywhere(), sel.stats().unscored, sel.lowMass(), up.objective().loss(),
-                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total, up.comm(), startBytes, peak);
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), up.skipped(), sec, n / total, up.comm(), startBytes, peak);
     }
 
     // -------------------------------------------------------------------------------------------
@@ -500,6 +548,15 @@ public final class Trainer {
      * {@code wallSeconds} when that is set: the epoch that crosses it is the last), then evaluates.
      */
     public Summary run() throws IOException {
+        try {
+            return runLocked();
+        } finally {
+            folder.unlock();
+        }
+    }
+
+    private Summary runLocked() throws IOException {
+        folder.lock();
         folder.writeConfig(cfg);
         long t0 = System.nanoTime();
         int done = startEpoch;
@@ -524,6 +581,7 @@ public final class Trainer {
                 collective.phase("checkpoint", e);
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
+                lastCheckpointEpoch = e + 1;
             }
             if (outOfTime && e + 1 < cfg.epochs && folder.writes())
                 log.printf(Locale.ROOT, "wall-clock budget of %s reached after epoch %d%n", hms(cfg.wallSeconds), e + 1);

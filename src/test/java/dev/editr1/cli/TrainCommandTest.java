@@ -14,10 +14,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Bad configuration: a clear message, exit code 1, and nothing written. */
-class TrainCommandTest {
-    record Out(int code, String out, String err) {}
+public class TrainCommandTest {
+    public record Out(int code, String out, String err) {}
 
-    static Out run(String... args) {
+    /** Runs the CLI in this JVM, capturing its output. */
+    public static Out run(String... args) {
         PrintStream o = System.out, e = System.err;
         ByteArrayOutputStream ob = new ByteArrayOutputStream(), eb = new ByteArrayOutputStream();
         System.setOut(new PrintStream(ob, true, StandardCharsets.UTF_8));

@@ -3,10 +3,7 @@ package dev.editr1.dist;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import com.google.gson.JsonElement;
@@ -32,6 +28,7 @@ import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Checkpoints;
 import dev.editr1.model.EditDiT;
 import dev.editr1.model.LoraAdapter;
+import dev.editr1.testing.ChildJvm;
 import dev.editr1.train.TrainConfig;
 import dev.editr1.train.TrainerTestAccess;
 import dev.editr1.world.EmbeddedDataset;
@@ -65,8 +62,6 @@ import dev.editr1.world.WorldExport;
  */
 class DataParallelTest {
     static final double RTOL = 1e-4, ADAPTER_L2 = 1e-3, ADAPTER_LR_FRACTION = 0.02;
-    static final List<String> JVM = List.of("-Xss4m", "-Dorg.bytedeco.javacpp.maxBytes=0", "-Dorg.bytedeco.javacpp.maxPhysicalBytes=0");
-
     /**
      * 3 prompts × 4 rollouts on 2 ranks: rank 0 rolls out 1 group, rank 1 two — unequal shares, so the
      * v_r/V weights matter; 4 held-out tasks (2 per rank).
@@ -110,7 +105,7 @@ class DataParallelTest {
         WorldExport.export(new EmbeddedDataset(c.worldSeed, c.trainTasks, c.heldOutTasks, c.imageSize), world);
         Path one = reference();   // the embedded world, one process, in this JVM
         // the same world from the exported folder, on 2 ranks started by the launcher
-        Rank launcher = Rank.start(Map.of(), List.of(), "train", "--nproc", "2", "--config", configFile(c, tmp).toString(), "--data",
+        ChildJvm launcher = ChildJvm.start(Map.of(), List.of(), "train", "--nproc", "2", "--config", configFile(c, tmp).toString(), "--data",
                 world.toString(), "--out", tmp.resolve("two").toString());
         assertEquals(0, launcher.waitFor(300), launcher.describe());
         assertTrue(launcher.out().contains("[rank 0] epoch    3/3") && launcher.out().contains("[rank 1] distributed: rank 1 of 2"),
@@ -139,9 +134,9 @@ class DataParallelTest {
         TCPStore agent = new TCPStore("127.0.0.1", o);
         Store attempt = new PrefixStore("/worker/attempt_0", agent), ranksView = new PrefixStore("editr1", attempt);
         KEEP.addAll(List.of(o, agent, attempt, ranksView));   // every native layer stays referenced
-        List<Rank> ranks = new ArrayList<>();
+        List<ChildJvm> ranks = new ArrayList<>();
         for (int r = 0; r < 2; r++)
-            ranks.add(Rank.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "LOCAL_RANK", "" + r, "LOCAL_WORLD_SIZE", "2", "GROUP_RANK", "0",
+            ranks.add(ChildJvm.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "LOCAL_RANK", "" + r, "LOCAL_WORLD_SIZE", "2", "GROUP_RANK", "0",
                     "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port, "TORCHELASTIC_USE_AGENT_STORE", "True",
                     "TORCHELASTIC_RESTART_COUNT", "0"), List.of(), "train", "--config", configFile(c, tmp).toString(), "--out",
                     dir.toString()));
@@ -159,7 +154,7 @@ class DataParallelTest {
                     + "crashed) while in '"), ranks.get(0).describe());
             assertTrue(s < 10, "stopped " + s + " s after the kill");
         } finally {
-            for (Rank r : ranks) r.process.destroyForcibly();
+            for (ChildJvm r : ranks) r.process.destroyForcibly();
         }
         // the last complete checkpoint (epoch 2: rank 1 was killed in epoch 3 or 4), resumed by one
         // process for one more epoch, ends where one process would have
@@ -180,9 +175,9 @@ class DataParallelTest {
         // (1) two shells with the bare variables; rank 1 stalls before its all-reduce of epoch 2, so
         //     rank 0 waits inside the all-reduce; rank 0 — which also hosts the store — is killed there
         int port = Launcher.freePort();
-        List<Rank> ranks = new ArrayList<>();
+        List<ChildJvm> ranks = new ArrayList<>();
         for (int r = 0; r < 2; r++)
-            ranks.add(Rank.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port),
+            ranks.add(ChildJvm.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port),
                     r == 1 ? List.of("-Deditr1.fault=stall:all-reduce:1:120") : List.of(), "train", "--config",
                     configFile(c, tmp).toString(), "--out", tmp.resolve("a").toString()));
         try {
@@ -200,14 +195,14 @@ class DataParallelTest {
                     + "crashed) while in 'optimizer > all-reduce' of epoch 2; it hosted the store"), ranks.get(1).describe());
             assertTrue(s < 10, "stopped " + s + " s after the kill");
         } finally {
-            for (Rank r : ranks) r.process.destroyForcibly();
+            for (ChildJvm r : ranks) r.process.destroyForcibly();
         }
         // (2) a rank frozen (SIGSTOP) mid-epoch: its heartbeat stops; the other stops within the heartbeat timeout
         c.distHeartbeatTimeoutSeconds = 3;
         int port2 = Launcher.freePort();
-        List<Rank> frozen = new ArrayList<>();
+        List<ChildJvm> frozen = new ArrayList<>();
         for (int r = 0; r < 2; r++)
-            frozen.add(Rank.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port2),
+            frozen.add(ChildJvm.start(Map.of("RANK", "" + r, "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "" + port2),
                     List.of(), "train", "--config", configFile(c, tmp).toString(), "--out", tmp.resolve("b").toString()));
         try {
             await(() -> frozen.get(0).out().contains("epoch    1/40"), 240, "epoch 1", frozen);
@@ -221,7 +216,7 @@ class DataParallelTest {
                     + "for 3."), frozen.get(0).describe());
             assertTrue(s < 3 + 6, "stopped " + s + " s after the freeze");
         } finally {
-            for (Rank r : frozen) r.process.destroyForcibly();
+            for (ChildJvm r : frozen) r.process.destroyForcibly();
         }
     }
 
@@ -323,76 +318,13 @@ class DataParallelTest {
         }
     }
 
-    static void await(BooleanSupplier cond, double seconds, String what, List<Rank> ranks) throws InterruptedException {
+    static void await(BooleanSupplier cond, double seconds, String what, List<ChildJvm> ranks) throws InterruptedException {
         long end = System.nanoTime() + (long) (seconds * 1e9);
         while (!cond.getAsBoolean()) {
-            for (Rank r : ranks)
+            for (ChildJvm r : ranks)
                 if (!r.process.isAlive()) throw new AssertionError("a rank exited while waiting for " + what + ": " + r.describe());
             if (System.nanoTime() > end) throw new AssertionError("no " + what + " within " + seconds + " s: " + ranks.get(0).describe());
             Thread.sleep(50);
-        }
-    }
-
-    /** A child JVM running editr1's Main with the test class path, its output captured. */
-    static final class Rank {
-        final Process process;
-        final StringBuffer out = new StringBuffer(), err = new StringBuffer();
-
-        private Rank(Process p) {
-            this.process = p;
-        }
-
-        static Rank start(Map<String, String> env, List<String> jvm, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
-            cmd.addAll(JVM);
-            cmd.addAll(jvm);
-            cmd.add("-cp");
-            cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-            cmd.add("dev.editr1.cli.Main");
-            cmd.addAll(List.of(args));
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().keySet().removeIf(k -> k.equals("RANK") || k.equals("WORLD_SIZE") || k.startsWith("TORCHELASTIC_"));
-            pb.environment().putAll(env);
-            Rank r = new Rank(pb.start());
-            pump(r.process.getInputStream(), r.out);
-            pump(r.process.getErrorStream(), r.err);
-            return r;
-        }
-
-        String out() {
-            return out.toString();
-        }
-
-        String err() {
-            return err.toString();
-        }
-
-        int waitFor(double seconds) throws InterruptedException {
-            if (!process.waitFor((long) (seconds * 1000), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
-                throw new AssertionError("still running after " + seconds + " s: " + describe());
-            }
-            Thread.sleep(100);   // let the pumps drain
-            return process.exitValue();
-        }
-
-        String describe() {
-            String o = out(), e = err();
-            return "\n--- stdout (tail) ---\n" + o.substring(Math.max(0, o.length() - 3000)) + "\n--- stderr (tail) ---\n"
-                    + e.substring(Math.max(0, e.length() - 3000));
-        }
-
-        private static void pump(InputStream in, StringBuffer to) {
-            Thread t = new Thread(() -> {
-                try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
-                    for (String line; (line = r.readLine()) != null; ) to.append(line).append('\n');
-                } catch (IOException e) {
-                    // the process is gone
-                }
-            });
-            t.setDaemon(true);
-            t.start();
         }
     }
 }
