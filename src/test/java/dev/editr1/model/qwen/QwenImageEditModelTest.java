@@ -137,4 +137,17 @@ class QwenImageEditModelTest {
             assertTrue(QwenGolden.maxAbs(u.sub(v)) > 1e-4);
         }
     }
+
+    /** An Edit-R1 adapter in diffusers' form with all 8 modules of every block (the last block's two included) loads. */
+    @Test
+    void anAdapterOnAllEditR1ModulesLoads(@TempDir Path tmp) throws Exception {
+        QwenImageEditModel m = QwenImageEditModel.load(QwenEditFixture.model(tmp.resolve("m"), 4, false), QwenEditFixture.RESOLUTION,
+                QwenEditFixture.TEXT_TOKENS, QwenImageTransformer.TextMask.MASK_KEYS, tmp.resolve("cache"), Tensors.cpu(), DType.F32);
+        LoraAdapter all = LoraAdapter.create(QwenImageTransformer.defaultLoraTargets(m.config()), 4, 8, LoraAdapter.Init.GAUSSIAN, 1);
+        dev.editr1.model.Checkpoints.saveDiffusersAdapter(all, tmp.resolve("lora"), "transformer", "gaussian");
+        LoraAdapter back = dev.editr1.model.Checkpoints.loadAdapter(m, tmp.resolve("lora/pytorch_lora_weights.safetensors"));
+        assertEquals(all.params.asMap().keySet(), back.params.asMap().keySet());
+        assertTrue(back.targets("transformer_blocks.1.attn.to_add_out"));
+        assertEquals(2.0, back.scale());
+    }
 }
