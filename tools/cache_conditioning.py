@@ -10,14 +10,17 @@ writes what `editr1 train --model ... --data DATA` reads:
         key = sha256(prompt.encode("utf-8") + b"\\n" + sha256(source image file bytes).hexdigest().encode())
         tensors (no batch dimension):
           flux-kontext:    prompt_embeds [L, 4096], pooled_prompt_embeds [768]
-          qwen-image-edit: prompt_embeds [L, 3584], prompt_embeds_mask [L] (1 = token, 0 = padding)
+          qwen-image-edit: prompt_embeds [L, 3584], prompt_embeds_mask [L] (all ones: one prompt is never padded);
+                           L varies by item (template + condition-image tokens + prompt); editr1 pads to
+                           --set textTokens, which must be at least the longest L (printed at the end)
         metadata: editr1.model, editr1.key, editr1.prompt, editr1.image_sha256 (checked at load)
 
 Usage (the model folder is a diffusers checkpoint, e.g. black-forest-labs/FLUX.1-Kontext-dev):
     python tools/cache_conditioning.py --model flux-kontext --weights /models/FLUX.1-Kontext-dev \
         --data /data/edits [--max-sequence-length 512] [--device cuda] [--dtype bfloat16]
     python tools/cache_conditioning.py --model qwen-image-edit --weights /models/Qwen-Image-Edit-2509 \
-        --data /data/edits [--resolution 512]
+        --data /data/edits
+(Qwen-Image-Edit-2511 uses the same pipeline class and text encoder; its folder works the same way.)
 
 Existing entries are kept (the key changes when the prompt or the image does). Java never imports this.
 """
@@ -69,8 +72,7 @@ def main():
     ap.add_argument("--weights", required=True, help="the diffusers model folder")
     ap.add_argument("--data", required=True, help="the dataset folder (Edit-R1 layout)")
     ap.add_argument("--out", help="cache folder (default DATA/conditioning/MODEL)")
-    ap.add_argument("--max-sequence-length", type=int, default=512)
-    ap.add_argument("--resolution", type=int, default=512, help="qwen-image-edit: the condition image's side")
+    ap.add_argument("--max-sequence-length", type=int, default=512, help="flux-kontext: the T5 length")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     a = ap.parse_args()
@@ -94,20 +96,26 @@ def main():
     else:
         from PIL import Image
         from diffusers import QwenImageEditPlusPipeline
+        from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus import CONDITION_IMAGE_SIZE, calculate_dimensions
         pipe = QwenImageEditPlusPipeline.from_pretrained(a.weights, transformer=None, vae=None, torch_dtype=dtype).to(a.device)
 
         def encode(prompt, image_path):
-            # as the 2509 pipeline builds them: the condition image resized to ~384² for the VL encoder
+            # editr1 center-crops every source to a square before its VAE sees it (data.ImageLoader), so the
+            # VL encoder gets the same square; then exactly what the 2509 pipeline's __call__ does: the
+            # condition image resized to ~384² (multiples of 32) by its image processor, one "Picture 1:"
             image = Image.open(image_path).convert("RGB")
             w, h = image.size
-            s = (384 * 384 / (w * h)) ** 0.5
-            cond = image.resize((max(32, round(w * s / 32) * 32), max(32, round(h * s / 32) * 32)), Image.LANCZOS)
+            s = min(w, h)
+            image = image.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            cw, ch = calculate_dimensions(CONDITION_IMAGE_SIZE, 1.0)
+            cond = pipe.image_processor.resize(image, ch, cw)
             with torch.no_grad():
-                embeds, mask = pipe.encode_prompt(prompt=[prompt], image=[cond], device=a.device, num_images_per_prompt=1,
-                                                  max_sequence_length=a.max_sequence_length)
+                embeds, mask = pipe.encode_prompt(prompt=[prompt], image=[cond], device=a.device, num_images_per_prompt=1)
+            if mask is None:   # encode_prompt drops an all-ones mask; editr1 stores it
+                mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
             return {"prompt_embeds": embeds[0], "prompt_embeds_mask": mask[0].to(torch.float32)}
 
-    written = kept = 0
+    written = kept = longest = 0
     for prompt, path in items(a.data):
         image_sha = sha256_file(path)
         key = key_of(prompt, image_sha)
@@ -116,12 +124,15 @@ def main():
             kept += 1
             continue
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in encode(prompt, path).items()}
+        longest = max(longest, tensors["prompt_embeds"].shape[0])
         meta = {"format": "pt", "editr1.model": a.model, "editr1.key": key, "editr1.prompt": prompt, "editr1.image_sha256": image_sha}
         tmp = file + ".tmp"
         save_file(tensors, tmp, metadata=meta)
         os.replace(tmp, file)   # an entry appears whole or not at all
         written += 1
     print(f"{written} entries written, {kept} already there, in {out}")
+    if a.model == "qwen-image-edit" and written:
+        print(f"longest prompt embedding written: {longest} tokens (editr1: --set textTokens={longest} or more)")
 
 
 if __name__ == "__main__":

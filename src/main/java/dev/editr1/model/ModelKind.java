@@ -15,7 +15,29 @@ public enum ModelKind {
     /** the built-in editing DiT of the embedded world ({@link EditDiT}); weights: an editr1 base checkpoint */
     BUILTIN,
     /** FLUX.1-Kontext ({@link dev.editr1.model.flux.FluxKontextModel}); weights: a diffusers model folder */
-    FLUX_KONTEXT;
+    FLUX_KONTEXT,
+    /**
+     * Qwen-Image-Edit-2509 or -2511 ({@link dev.editr1.model.qwen.QwenImageEditModel}; the transformer's
+     * config.json says which); weights: a diffusers model folder
+     */
+    QWEN_IMAGE_EDIT;
+
+    /**
+     * What a model loaded from a diffusers folder needs besides its weights.
+     *
+     * @param resolution the image side for models that take any (0: the model's default, 512)
+     * @param guidance   the distilled guidance scale (FLUX.1-Kontext)
+     * @param textTokens the cached prompt embeddings' length (FLUX.1-Kontext), or their longest (Qwen-Image-Edit)
+     * @param textMask   how Qwen-Image-Edit's transformer treats the prompt's padding
+     * @param cacheDir   the conditioning cache (models with frozen text encoders), or null
+     */
+    public record LoadOptions(int resolution, double guidance, int textTokens, dev.editr1.model.qwen.QwenImageTransformer.TextMask textMask,
+                              Path cacheDir) {
+        /** The defaults: 512², guidance 2.5, 512 text tokens, the text mask as current diffusers applies it, no cache. */
+        public static LoadOptions defaults() {
+            return new LoadOptions(0, 2.5, 512, dev.editr1.model.qwen.QwenImageTransformer.TextMask.MASK_KEYS, null);
+        }
+    }
 
     /** The command-line name. */
     public String label() {
@@ -30,29 +52,24 @@ public enum ModelKind {
      * @param dtype   the base's dtype (f32, or bf16/f16 to halve its memory; the adapters stay f32)
      */
     public EditingModel load(String weights, Device device, DType dtype) throws IOException {
-        return load(weights, device, dtype, 0, 2.5, 512, null);
+        return load(weights, device, dtype, LoadOptions.defaults());
     }
 
-    /**
-     * Loads a model's frozen base on a device.
-     *
-     * @param resolution the image side for models that take any (0: the model's default)
-     * @param guidance   the distilled guidance scale (FLUX.1-Kontext)
-     * @param textTokens the cached prompt embeddings' length (FLUX.1-Kontext)
-     * @param cacheDir   the conditioning cache (models with frozen text encoders), or null
-     */
-    public EditingModel load(String weights, Device device, DType dtype, int resolution, double guidance, int textTokens, Path cacheDir)
-            throws IOException {
+    /** Loads a model's frozen base on a device, with the options of models loaded from diffusers folders. */
+    public EditingModel load(String weights, Device device, DType dtype, LoadOptions o) throws IOException {
         if (this != BUILTIN && (weights == null || weights.isEmpty()))
             throw new IllegalArgumentException("--model " + label() + " needs --weights DIR (a diffusers model folder)");
+        if (this != BUILTIN && o.cacheDir() == null)
+            throw new IllegalArgumentException("--model " + label() + " needs a conditioning cache (--set conditionCache=DIR, or --data DIR with "
+                    + "DIR/conditioning/" + label() + ")");
+        int resolution = o.resolution() > 0 ? o.resolution() : 512;
         EditingModel m = switch (this) {
             case BUILTIN -> weights == null || weights.isEmpty() ? Checkpoints.loadEmbeddedBase()
                     : Checkpoints.loadBase(Path.of(weights));
-            case FLUX_KONTEXT -> {
-                if (cacheDir == null) throw new IllegalArgumentException("--model flux-kontext needs a conditioning cache (--set conditionCache=DIR, or --data DIR with DIR/conditioning)");
-                yield dev.editr1.model.flux.FluxKontextModel.load(Path.of(weights), resolution > 0 ? resolution : 512, guidance, textTokens,
-                        cacheDir, device, dtype);
-            }
+            case FLUX_KONTEXT -> dev.editr1.model.flux.FluxKontextModel.load(Path.of(weights), resolution, o.guidance(), o.textTokens(),
+                    o.cacheDir(), device, dtype);
+            case QWEN_IMAGE_EDIT -> dev.editr1.model.qwen.QwenImageEditModel.load(Path.of(weights), resolution, o.textTokens(), o.textMask(),
+                    o.cacheDir(), device, dtype);
         };
         m.base().requireGrad(false);
         m.to(device, dtype);

@@ -22,6 +22,7 @@ import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Conditioning;
 import dev.editr1.model.EditingModel;
+import dev.editr1.model.ModelKind;
 import dev.editr1.reward.Judge;
 import dev.editr1.reward.Judges;
 import dev.editr1.world.EmbeddedDataset;
@@ -75,8 +76,8 @@ public final class RunContext implements AutoCloseable {
         Backend.setCpuThreads(config.threads);
         NativeMemory.track(backend.kind == Backend.Kind.CUDA ? backend.deviceIndex : -1);
         EditingModel m = model != null ? model.load(config, backend.device())
-                : config.model.load(config.weights, backend.device(), config.baseDtype, config.resolution, config.guidance,
-                        config.textTokens, conditionCache(config));
+                : config.model.load(config.weights, backend.device(), config.baseDtype, new ModelKind.LoadOptions(config.resolution,
+                        config.guidance, config.textTokens, config.textMask, conditionCache(config)));
         EditDataset data = dataset(config, m.resolution(), log);
         m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);

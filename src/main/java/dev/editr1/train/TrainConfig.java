@@ -13,6 +13,7 @@ import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.DType;
 import dev.editr1.kernels.NftForm;
 import dev.editr1.model.ModelKind;
+import dev.editr1.model.qwen.QwenImageTransformer;
 import dev.editr1.data.ImageFormat;
 
 /**
@@ -41,7 +42,10 @@ public final class TrainConfig {
     public DType baseDtype = DType.F32;  // the frozen base's dtype (and the activations'); LoRA and AdamW stay f32
     public int resolution = 0;           // image side for models that take any (0: the model's default; FLUX.1-Kontext: 512)
     public double guidance = 2.5;        // FLUX.1-Kontext's distilled guidance scale (its pipeline's default)
-    public int textTokens = 512;         // the cached prompt embeddings' length (T5: 512; Edit-R1 uses 128)
+    public int textTokens = 512;         // the cached prompt embeddings' length (T5: 512; Edit-R1 uses 128); Qwen-Image-Edit: the longest
+    // Qwen-Image-Edit's prompt padding: mask-keys (current diffusers: padded text tokens are no attention
+    // keys) or ignore (diffusers <= 0.36.0, which Edit-R1's training ran: the mask is accepted and ignored)
+    public QwenImageTransformer.TextMask textMask = QwenImageTransformer.TextMask.MASK_KEYS;
     public String conditionCache = "";   // frozen text encoders' outputs ("": DATA/conditioning/MODEL)
 
     // ---- memory

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 import org.bytedeco.pytorch.Device;
@@ -127,15 +126,7 @@ public final class FluxKontextModel implements EditingModel {
 
     private static Map<String, Tensor> read(Path dir, Map<String, long[]> expected, String what, Device device, DType dtype)
             throws IOException {
-        WeightFolder w = WeightFolder.open(dir, "diffusion_pytorch_model");
-        w.expect(expected, what);
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (String k : expected.keySet()) {
-            Tensor x = w.load(k, device, dtype);
-            x.retainReference();   // the model's weights: owned by the model, never by a caller's scope
-            out.put(k, x);
-        }
-        return out;
+        return WeightFolder.loadAll(dir, "diffusion_pytorch_model", expected, what, device, dtype);
     }
 
     private void positionIds() {
@@ -197,17 +188,8 @@ public final class FluxKontextModel implements EditingModel {
         };
     }
 
-    /** Runs the VAE sample by sample (its activations at full resolution are the largest tensors of a run). */
     private static Tensor oneByOne(Tensor batch, java.util.function.UnaryOperator<Tensor> f) {
-        long b = batch.size(0);
-        Tensor[] parts = new Tensor[(int) b];
-        for (int i = 0; i < b; i++) {
-            final int row = i;
-            parts[i] = Scopes.keep(() -> f.apply(batch.narrow(0, row, 1)));
-        }
-        Tensor out = b == 1 ? parts[0] : torch.cat(new TensorVector(parts), 0);
-        if (b > 1) Scopes.release(parts);
-        return out;
+        return LatentCodec.perSample(batch, f);
     }
 
     @Override
@@ -251,13 +233,7 @@ public final class FluxKontextModel implements EditingModel {
     /** Every item of both splits has its conditioning cached, with the shapes this model reads. */
     @Override
     public void preflight(dev.editr1.data.EditDataset data) throws IOException {
-        for (var split : List.of(data.train(), data.heldOut()))
-            for (EditItem it : split)
-                try {
-                    cache.check(it.prompt(), data.sourceDigest(it));
-                } catch (IOException e) {
-                    throw new IOException(it.id() + ": " + e.getMessage(), e);
-                }
+        cache.checkAll(data);
     }
 
     @Override

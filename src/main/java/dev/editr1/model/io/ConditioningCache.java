@@ -25,17 +25,39 @@ import dev.editr1.model.Safetensors;
  * F16. Metadata: {@code editr1.model} (the model kind), {@code editr1.key}, {@code editr1.prompt},
  * {@code editr1.image_sha256}. Loading checks all of it against the item and the model and says
  * which check failed.
+ *
+ * <p>A dimension given as {@link #ANY} has an entry-dependent length (Qwen-Image-Edit's prompt
+ * embeddings are as long as the tokenized prompt and image: {@code prompt_embeds} [L, 3584] and
+ * {@code prompt_embeds_mask} [L]); every {@code ANY} dimension of one entry must have the same length,
+ * from 1 to the cache's maximum.
  */
 public final class ConditioningCache {
     private final Path dir;
     private final String model;
     private final Map<String, long[]> shapes;
+    private final long maxLength;
 
-    /** @param shapes the tensors every entry must hold, with their shapes (no batch dimension) */
+    /** A dimension whose length varies by entry (see the class comment). */
+    public static final long ANY = -1;
+
+    /** @param shapes the tensors every entry must hold, with their shapes (no batch dimension; no {@link #ANY}) */
     public ConditioningCache(Path dir, String model, Map<String, long[]> shapes) {
+        this(dir, model, shapes, 0);
+    }
+
+    /**
+     * @param shapes    the tensors every entry must hold, with their shapes (no batch dimension); a
+     *                  dimension may be {@link #ANY}
+     * @param maxLength the largest length an {@link #ANY} dimension may have
+     */
+    public ConditioningCache(Path dir, String model, Map<String, long[]> shapes, long maxLength) {
         this.dir = dir;
         this.model = model;
         this.shapes = new LinkedHashMap<>(shapes);
+        this.maxLength = maxLength;
+        for (long[] s : shapes.values())
+            for (long d : s)
+                if (d == ANY && maxLength < 1) throw new IllegalArgumentException("a cache with variable-length tensors needs maxLength >= 1");
     }
 
     public Path dir() {
@@ -55,6 +77,22 @@ public final class ConditioningCache {
         header(prompt, imageSha256);
     }
 
+    /**
+     * Checks every item of both splits ({@link #check}), so a missing or stale entry stops a run
+     * before it starts rather than hours in.
+     *
+     * @throws IOException naming the first item whose entry is missing or does not match
+     */
+    public void checkAll(dev.editr1.data.EditDataset data) throws IOException {
+        for (var split : java.util.List.of(data.train(), data.heldOut()))
+            for (dev.editr1.data.EditItem it : split)
+                try {
+                    check(it.prompt(), data.sourceDigest(it));
+                } catch (IOException e) {
+                    throw new IOException(it.id() + ": " + e.getMessage(), e);
+                }
+    }
+
     private SafetensorsHeader header(String prompt, String imageSha256) throws IOException {
         String key = Digests.conditioningKey(prompt, imageSha256);
         Path f = dir.resolve(key + ".safetensors");
@@ -69,18 +107,31 @@ public final class ConditioningCache {
         check(f, "editr1.image_sha256", imageSha256, meta);
         for (String name : h.entries().keySet())
             if (!shapes.containsKey(name)) throw new IOException(f + ": unexpected tensor '" + name + "' for model " + model);
+        long length = ANY;   // the entry's variable length, once seen
         for (Map.Entry<String, long[]> e : shapes.entrySet()) {
             SafetensorsHeader.Entry en = h.entries().get(e.getKey());
             if (en == null) throw new IOException(f + ": missing tensor '" + e.getKey() + "' for model " + model);
-            if (!Arrays.equals(en.shape(), e.getValue()))
-                throw new IOException(f + ": tensor '" + e.getKey() + "' has shape " + Arrays.toString(en.shape()) + ", model " + model
-                        + " expects " + Arrays.toString(e.getValue()));
+            long[] want = e.getValue(), got = en.shape();
+            boolean ok = got.length == want.length;
+            for (int i = 0; ok && i < want.length; i++) {
+                if (want[i] != ANY) ok = got[i] == want[i];
+                else if (got[i] < 1 || got[i] > maxLength)
+                    throw new IOException(f + ": tensor '" + e.getKey() + "' has length " + got[i] + " (shape " + Arrays.toString(got)
+                            + "); model " + model + " takes 1 to " + maxLength + " (raise textTokens to use longer prompts)");
+                else if (length != ANY && got[i] != length)
+                    throw new IOException(f + ": tensor '" + e.getKey() + "' has length " + got[i] + " (shape " + Arrays.toString(got)
+                            + "), the entry's other tensors " + length);
+                else length = got[i];
+            }
+            if (!ok)
+                throw new IOException(f + ": tensor '" + e.getKey() + "' has shape " + Arrays.toString(got) + ", model " + model
+                        + " expects " + shapeText(want));
         }
         return h;
     }
 
     /**
-     * An item's tensors, each [1, ...] on a device in a dtype.
+     * An item's tensors, each [1, ...] on a device in a dtype (variable-length ones as long as stored).
      *
      * @throws IOException naming the file and what does not match (missing entry, other model, other
      *                     prompt or image, a missing, extra or mis-shaped tensor, a corrupt file)
@@ -91,6 +142,12 @@ public final class ConditioningCache {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (String name : shapes.keySet()) out.put(name, w.load(name, device, dtype).unsqueeze(0));
         return out;
+    }
+
+    private static String shapeText(long[] s) {
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < s.length; i++) b.append(i == 0 ? "" : ", ").append(s[i] == ANY ? "L" : String.valueOf(s[i]));
+        return b.append(']').toString();
     }
 
     private static void check(Path f, String field, String want, Map<String, String> meta) throws IOException {

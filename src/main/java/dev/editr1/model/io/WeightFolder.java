@@ -83,6 +83,28 @@ public final class WeightFolder {
         return w;
     }
 
+    /**
+     * Every tensor of a model folder, checked against the names and shapes a model expects
+     * ({@link #expect}), then read one at a time into a dtype on a device. The tensors are the
+     * model's weights: retained, so no caller's {@code PointerScope} frees them.
+     *
+     * @param what the model's class name for messages, e.g. {@code QwenImageTransformer2DModel}
+     * @throws IOException naming the file and key of a missing, unexpected, mis-shaped, truncated or
+     *                     non-finite tensor
+     */
+    public static Map<String, Tensor> loadAll(Path dir, String base, Map<String, long[]> expected, String what, Device device,
+                                              DType dtype) throws IOException {
+        WeightFolder w = open(dir, base);
+        w.expect(expected, what);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String k : expected.keySet()) {
+            Tensor x = w.load(k, device, dtype);
+            x.retainReference();
+            out.put(k, x);
+        }
+        return out;
+    }
+
     /** One file whose header is already read. */
     public static WeightFolder single(Path file, SafetensorsHeader h) {
         WeightFolder w = new WeightFolder(file.getParent() == null ? Path.of(".") : file.getParent());

@@ -94,7 +94,10 @@ public final class AutoencoderKLQwenImage {
                 Tensor w = e.getValue();
                 if (e.getKey().endsWith(".weight") && w.dim() == 5) {
                     String conv = e.getKey().substring(0, e.getKey().length() - ".weight".length());
-                    if (!conv.endsWith(".time_conv")) conv2d.put(conv, w.select(2, w.size(2) - 1).contiguous());
+                    if (conv.endsWith(".time_conv")) continue;
+                    Tensor tap = w.select(2, w.size(2) - 1).contiguous();
+                    tap.retainReference();   // the VAE's weights, whatever scope it was built in
+                    conv2d.put(conv, tap);
                 }
             }
         }
@@ -333,6 +336,7 @@ public final class AutoencoderKLQwenImage {
             }
             t = new Tensor[] {Tensors.fromFloats(m, 1, z, 1, 1, 1).to(dev, dt), Tensors.fromFloats(s, 1, z, 1, 1, 1).to(dev, dt),
                     Tensors.fromFloats(inv, 1, z, 1, 1, 1).to(dev, dt)};
+            for (Tensor x : t) x.retainReference();   // the VAE's, not the scope's of the first encode or decode
             latentStats.put(key, t);
         }
         return t;

@@ -1,11 +1,15 @@
 package dev.editr1.model.qwen;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.DoubleOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -14,7 +18,10 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import dev.editr1.kernels.NativeMemory;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.Tensors;
+import dev.editr1.model.EditingModel;
 import dev.editr1.model.Layers;
 import dev.editr1.model.LoraAdapter;
 import dev.editr1.model.ParamStore;
@@ -200,9 +207,124 @@ public final class QwenImageTransformer {
      */
     public Tensor forward(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor encoderHiddenStatesMask,
                           Tensor timestep, List<ImageShape> imgShapes, LoraAdapter lora, Probe probe) {
+        if (probe != null) {   // every intermediate handed to the probe: no scopes
+            Stem s = stem(hiddenStates, encoderHiddenStates, encoderHiddenStatesMask, timestep, imgShapes, lora, probe);
+            Tensor txt = s.txt(), img = s.img();
+            for (int i = 0; i < cfg.numLayers(); i++) {
+                Tensor[] ti = block(i, txt, img, s, lora, probe);
+                txt = ti[0];
+                img = ti[1];
+            }
+            return head(img, s, lora, probe);
+        }
+        // each block in a scope of its own that keeps only its outputs; a block's inputs are released
+        // once it has run (without a graph they die then; with one, autograd keeps what backward needs)
+        Stem s = Scopes.keep(() -> stem(hiddenStates, encoderHiddenStates, encoderHiddenStatesMask, timestep, imgShapes, lora, null),
+                Stem::tensors);
+        Tensor txt = s.txt(), img = s.img();
+        for (int i = 0; i < cfg.numLayers(); i++) {
+            final int bi = i;
+            final Tensor ti = txt, ii = img;
+            Tensor[] out = Scopes.keep(() -> block(bi, ti, ii, s, lora, null), r -> r);
+            Scopes.release(ti, ii);
+            txt = out[0];
+            img = out[1];
+        }
+        return head(img, s, lora, null);
+    }
+
+    /**
+     * The forward with per-block gradient checkpointing, and its backward: the forward runs without a
+     * graph and keeps each block's inputs (text and image streams); backward recomputes the blocks one
+     * at a time from the last, backs the incoming gradient through each into the adapter, and hands
+     * the gradients of its inputs to the block before. Memory: one stored input per block plus one
+     * block's graph; cost: one extra forward of the blocks. The adapter must target the blocks only
+     * (Edit-R1's targets do); the embedders run without a graph, the output layers with their own.
+     * The last block's text stream never reaches the output, so only its image output is backed.
+     *
+     * @return the output [B, N, patch²·out_channels] (as {@link #forward}) and the backward taking its gradient
+     */
+    public EditingModel.TrainingForward forwardCheckpointed(Tensor hiddenStates, Tensor encoderHiddenStates,
+            Tensor encoderHiddenStatesMask, Tensor timestep, List<ImageShape> imgShapes, LoraAdapter lora) {
+        if (lora != null)
+            for (String k : lora.params.asMap().keySet())
+                if (!k.startsWith("transformer_blocks."))
+                    throw new IllegalArgumentException("gradient checkpointing needs LoRA on the blocks only; the adapter targets "
+                            + k.substring(0, k.indexOf(".lora_")));
+        int layers = cfg.numLayers();
+        Tensor[][] in = new Tensor[layers][];
+        Stem s;
+        Tensor last;
+        try (NoGradGuard g = new NoGradGuard()) {
+            s = Scopes.keep(() -> stem(hiddenStates, encoderHiddenStates, encoderHiddenStatesMask, timestep, imgShapes, lora, null),
+                    Stem::tensors);
+            Tensor txt = s.txt(), img = s.img();
+            for (int i = 0; i < layers; i++) {
+                in[i] = new Tensor[] {txt, img};
+                final int bi = i;
+                final Tensor ti = txt, ii = img;
+                Tensor[] out = Scopes.keep(() -> block(bi, ti, ii, s, lora, null), r -> r);
+                txt = out[0];
+                img = out[1];
+            }
+            last = img;
+        }
+        Tensor leaf = last.detach().set_requires_grad(true);
+        Tensor out = head(leaf, s, lora, null);
+        return new EditingModel.TrainingForward(out, grad -> {
+            backward(new Tensor[] {out}, new Tensor[] {grad});
+            Tensor gi = leaf.grad().detach(), gt = null;
+            List<Tensor> owned = new ArrayList<>();   // gradients kept past their block's scope
+            for (int i = layers - 1; i >= 0; i--) {
+                final int bi = i;
+                boolean needInput = i > 0;   // the embedders are frozen: block 0's inputs need no gradient
+                Tensor gtNext = null, giNext = null;
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor ti = in[i][0].detach().set_requires_grad(needInput), ii = in[i][1].detach().set_requires_grad(needInput);
+                    Tensor[] o = Scopes.keep(() -> block(bi, ti, ii, s, lora, null), r -> r);
+                    NativeMemory.mark();
+                    if (gt == null) backward(new Tensor[] {o[1]}, new Tensor[] {gi});   // the last block: its text output is unused
+                    else backward(o, new Tensor[] {gt, gi});
+                    if (needInput) {
+                        gtNext = ti.grad().detach();   // grad() is a view of the input's field: a handle of our own
+                        giNext = ii.grad().detach();
+                        gtNext.retainReference();
+                        giNext.retainReference();
+                    }
+                }
+                if (gtNext != null) {
+                    owned.add(gtNext);
+                    owned.add(giNext);
+                }
+                gt = gtNext;
+                gi = giNext;
+            }
+            for (Tensor t : owned) t.releaseReference();
+        });
+    }
+
+    private static void backward(Tensor[] outputs, Tensor[] grads) {
+        torch.backward(new TensorVector(outputs), new TensorVector(grads), new BoolOptional(), false, new TensorVector());
+    }
+
+    /**
+     * What every block reads, computed once: the text and image streams after their embedders,
+     * SiLU(temb) for the image modulation ([B or 2B, D]) and for the text stream and norm_out
+     * ([B, D]), the RoPE tables (the rope cache's), the joint key mask or null, and zero_cond_t's
+     * target-token selector or null.
+     */
+    private record Stem(Tensor txt, Tensor img, Tensor act, Tensor actTxt, Tensor cos, Tensor sin, Tensor mask, Tensor isTarget,
+                        long b) {
+        /** The tensors the stem made (a tensor listed once: with zero_cond_t off, actTxt is act). */
+        Tensor[] tensors() {
+            return new Tensor[] {txt, img, act, actTxt == act ? null : actTxt, mask, isTarget};
+        }
+    }
+
+    private Stem stem(Tensor hiddenStates, Tensor encoderHiddenStates, Tensor encoderHiddenStatesMask, Tensor timestep,
+                      List<ImageShape> imgShapes, LoraAdapter lora, Probe probe) {
         long b = checkInputs(hiddenStates, encoderHiddenStates, encoderHiddenStatesMask, timestep, imgShapes);
         long n = hiddenStates.size(1), l = encoderHiddenStates.size(1);
-        long d = cfg.innerDim(), heads = cfg.numAttentionHeads(), hd = cfg.attentionHeadDim();
         ScalarType dtype = hiddenStates.scalar_type().intern();
 
         Tensor img = lin("img_in", hiddenStates, lora);
@@ -226,14 +348,13 @@ public final class QwenImageTransformer {
         Tensor actTxt = cfg.zeroCondT() ? act.narrow(0, 0, b) : act;    // text stream and norm_out: real t only
 
         Tensor[] cs = rope.jointTables(imgShapes, l, hiddenStates.device());
-        Tensor ropeCos = cs[0], ropeSin = cs[1];
 
         // Joint key mask [B, 1, 1, L + N] (true = attend): masked text keys removed, image keys always valid.
-        TensorOptional mask = new TensorOptional();
+        Tensor mask = null;
         if (encoderHiddenStatesMask != null && textMask == TextMask.MASK_KEYS) {
             Tensor txtValid = encoderHiddenStatesMask.ne(new Scalar(0));
             Tensor imgValid = torch.ones(new long[] {b, n}, Tensors.options(ScalarType.Bool, hiddenStates.device()));
-            mask = new TensorOptional(torch.cat(new TensorVector(txtValid, imgValid), 1).view(b, 1, 1, l + n));
+            mask = torch.cat(new TensorVector(txtValid, imgValid), 1).view(b, 1, 1, l + n);
         }
 
         // zero_cond_t: target tokens take rows [0, B) of the image modulation, reference tokens rows [B, 2B).
@@ -243,55 +364,65 @@ public final class QwenImageTransformer {
             isTarget = torch.arange(new Scalar(n), Tensors.options(ScalarType.Long, hiddenStates.device()))
                     .lt(new Scalar(nt)).view(1, n, 1);
         }
+        return new Stem(txt, img, act, actTxt, cs[0], cs[1], mask, isTarget, b);
+    }
 
-        for (int i = 0; i < cfg.numLayers(); i++) {
-            String p = "transformer_blocks." + i + ".";
-            Tensor imgMod = lin(p + "img_mod.1", act, lora);              // [B or 2B, 6D]
-            rec(probe, p + "img_mod", imgMod);
-            Tensor txtMod = lin(p + "txt_mod.1", actTxt, lora);           // [B, 6D]
-            rec(probe, p + "txt_mod", txtMod);
-            Tensor[] im = modulation(imgMod, b, isTarget);               // shift1, scale1, gate1, shift2, scale2, gate2
-            Tensor[] tm = modulation(txtMod, b, null);
+    /** Block i on the text [B, L, D] and image [B, N, D] streams; returns {text, image}. */
+    private Tensor[] block(int i, Tensor txt, Tensor img, Stem s, LoraAdapter lora, Probe probe) {
+        long l = txt.size(1), n = img.size(1);
+        long heads = cfg.numAttentionHeads(), hd = cfg.attentionHeadDim();
+        ScalarType dtype = img.scalar_type().intern();
+        String p = "transformer_blocks." + i + ".";
+        Tensor imgMod = lin(p + "img_mod.1", s.act(), lora);              // [B or 2B, 6D]
+        rec(probe, p + "img_mod", imgMod);
+        Tensor txtMod = lin(p + "txt_mod.1", s.actTxt(), lora);           // [B, 6D]
+        rec(probe, p + "txt_mod", txtMod);
+        Tensor[] im = modulation(imgMod, s.b(), s.isTarget());           // shift1, scale1, gate1, shift2, scale2, gate2
+        Tensor[] tm = modulation(txtMod, s.b(), null);
 
-            Tensor imgIn = modulate(layerNorm(img), im[0], im[1]);
-            Tensor txtIn = modulate(layerNorm(txt), tm[0], tm[1]);
+        Tensor imgIn = modulate(layerNorm(img), im[0], im[1]);
+        Tensor txtIn = modulate(layerNorm(txt), tm[0], tm[1]);
 
-            // Joint attention: heads are contiguous chunks of head_dim; sequence order [text, image].
-            String a = p + "attn.";
-            Tensor q = torch.cat(new TensorVector(
-                    rmsNorm(lin(a + "add_q_proj", txtIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_added_q.weight")),
-                    rmsNorm(lin(a + "to_q", imgIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_q.weight"))), 1);
-            Tensor k = torch.cat(new TensorVector(
-                    rmsNorm(lin(a + "add_k_proj", txtIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_added_k.weight")),
-                    rmsNorm(lin(a + "to_k", imgIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_k.weight"))), 1);
-            Tensor v = torch.cat(new TensorVector(
-                    lin(a + "add_v_proj", txtIn, lora).unflatten(-1, heads, hd),
-                    lin(a + "to_v", imgIn, lora).unflatten(-1, heads, hd)), 1);
-            q = QwenRope.apply(q, ropeCos, ropeSin);
-            k = QwenRope.apply(k, ropeCos, ropeSin);
-            Tensor o = torch.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                    mask, 0.0, false, new DoubleOptional(), false);      // [B, H, L + N, hd]
-            o = o.transpose(1, 2).flatten(2, 3);                          // [B, L + N, D]
-            Tensor imgAttn = lin(a + "to_out.0", o.narrow(1, l, n), lora);
-            Tensor txtAttn = lin(a + "to_add_out", o.narrow(1, 0, l), lora);
-            rec(probe, p + "attn.0", imgAttn);
-            rec(probe, p + "attn.1", txtAttn);
+        // Joint attention: heads are contiguous chunks of head_dim; sequence order [text, image].
+        String a = p + "attn.";
+        Tensor q = torch.cat(new TensorVector(
+                rmsNorm(lin(a + "add_q_proj", txtIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_added_q.weight")),
+                rmsNorm(lin(a + "to_q", imgIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_q.weight"))), 1);
+        Tensor k = torch.cat(new TensorVector(
+                rmsNorm(lin(a + "add_k_proj", txtIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_added_k.weight")),
+                rmsNorm(lin(a + "to_k", imgIn, lora).unflatten(-1, heads, hd), params.get(a + "norm_k.weight"))), 1);
+        Tensor v = torch.cat(new TensorVector(
+                lin(a + "add_v_proj", txtIn, lora).unflatten(-1, heads, hd),
+                lin(a + "to_v", imgIn, lora).unflatten(-1, heads, hd)), 1);
+        q = QwenRope.apply(q, s.cos(), s.sin());
+        k = QwenRope.apply(k, s.cos(), s.sin());
+        TensorOptional mask = s.mask() == null ? new TensorOptional() : new TensorOptional(s.mask());
+        Tensor o = torch.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+                mask, 0.0, false, new DoubleOptional(), false);      // [B, H, L + N, hd]
+        o = o.transpose(1, 2).flatten(2, 3);                          // [B, L + N, D]
+        Tensor imgAttn = lin(a + "to_out.0", o.narrow(1, l, n), lora);
+        Tensor txtAttn = lin(a + "to_add_out", o.narrow(1, 0, l), lora);
+        rec(probe, p + "attn.0", imgAttn);
+        rec(probe, p + "attn.1", txtAttn);
 
-            img = img.add(im[2].mul(imgAttn));
-            txt = txt.add(tm[2].mul(txtAttn));
-            img = img.add(im[5].mul(mlp(p + "img_mlp", modulate(layerNorm(img), im[3], im[4]), lora)));
-            txt = txt.add(tm[5].mul(mlp(p + "txt_mlp", modulate(layerNorm(txt), tm[3], tm[4]), lora)));
-            if (dtype == ScalarType.Half) {                              // diffusers clips to f16's range
-                txt = txt.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-65504.0)),
-                        new org.bytedeco.pytorch.ScalarOptional(new Scalar(65504.0)));
-                img = img.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-65504.0)),
-                        new org.bytedeco.pytorch.ScalarOptional(new Scalar(65504.0)));
-            }
-            rec(probe, p + "0", txt);
-            rec(probe, p + "1", img);
+        img = img.add(im[2].mul(imgAttn));
+        txt = txt.add(tm[2].mul(txtAttn));
+        img = img.add(im[5].mul(mlp(p + "img_mlp", modulate(layerNorm(img), im[3], im[4]), lora)));
+        txt = txt.add(tm[5].mul(mlp(p + "txt_mlp", modulate(layerNorm(txt), tm[3], tm[4]), lora)));
+        if (dtype == ScalarType.Half) {                              // diffusers clips to f16's range
+            txt = txt.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-65504.0)),
+                    new org.bytedeco.pytorch.ScalarOptional(new Scalar(65504.0)));
+            img = img.clamp(new org.bytedeco.pytorch.ScalarOptional(new Scalar(-65504.0)),
+                    new org.bytedeco.pytorch.ScalarOptional(new Scalar(65504.0)));
         }
+        rec(probe, p + "0", txt);
+        rec(probe, p + "1", img);
+        return new Tensor[] {txt, img};
+    }
 
-        TensorVector ss = lin("norm_out.linear", actTxt, lora).chunk(2, 1);   // [scale, shift]: scale first
+    /** norm_out (linear(SiLU(temb)) split [scale, shift]: scale first) and proj_out on the image stream. */
+    private Tensor head(Tensor img, Stem s, LoraAdapter lora, Probe probe) {
+        TensorVector ss = lin("norm_out.linear", s.actTxt(), lora).chunk(2, 1);
         Tensor out = modulate(layerNorm(img), ss.get(1).unsqueeze(1), ss.get(0).unsqueeze(1));
         rec(probe, "norm_out", out);
         return lin("proj_out", out, lora);

@@ -36,7 +36,9 @@ final class QwenRope {
     private final Map<String, Tensor[]> cache = new LinkedHashMap<>(CACHE_SIZE, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, Tensor[]> e) {
-            return size() > CACHE_SIZE;
+            if (size() <= CACHE_SIZE) return false;
+            for (Tensor t : e.getValue()) t.releaseReference();
+            return true;
         }
     };
 
@@ -114,6 +116,8 @@ final class QwenRope {
         System.arraycopy(img, 0, all, txt.length, img.length);
         Tensor[] cs = cosSin(angles(all));
         t = new Tensor[] {cs[0].unsqueeze(1).to(device, ScalarType.Float), cs[1].unsqueeze(1).to(device, ScalarType.Float)};
+        // owned by the cache, not by the PointerScope of the forward that first asked for them
+        for (Tensor x : t) x.retainReference();
         cache.put(key, t);
         return t;
     }
@@ -147,6 +151,7 @@ final class QwenRope {
 
     /** Drops the cached device tables (e.g. before freeing a device). */
     synchronized void clear() {
+        for (Tensor[] t : cache.values()) for (Tensor x : t) x.releaseReference();
         cache.clear();
     }
 }
