@@ -43,7 +43,7 @@ public class TrainCommandTest {
                 {new String[] {"--set", "solver=rk4"}, "unknown solver 'rk4' (euler, dpm2m)"},
                 {new String[] {"--set", "epochs=many"}, "'many' is not an integer"},
                 {new String[] {"--device", "tpu"}, "unknown device 'tpu' (auto, cpu, cuda or cuda:N)"},
-                {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin, flux-kontext"},
+                {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin, flux-kontext, qwen-image-edit"},
                 {new String[] {"--data", tmp.resolve("no-such-dataset").toString()}, "does not exist"},
                 {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
                 {new String[] {"--nproc", "0"}, "--nproc must be >= 1 (got 0)"},
