@@ -64,6 +64,7 @@ public final class Trainer {
     private AdamW optimizer;
     private Objective objective;
     private Rollouts rollouts;
+    private RunWatch watch;
     private final Set<String> banned = new HashSet<>();
     private int startEpoch;
     private double elapsedBefore;
@@ -91,6 +92,7 @@ public final class Trainer {
         model.attachLora(lora);
         optimizer = new AdamW(lora.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
         rollouts = ctx.rollouts();
+        watch = new RunWatch(ctx, folder, log);
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
@@ -145,8 +147,12 @@ public final class Trainer {
         return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first);
     }
 
-    /** Rollout latents per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
-    record Rollout(List<Tensor> latents, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double seconds) {
+    /**
+     * Rollout latents per chunk, the judge's pending verdicts, each sample's true quality (NaN without a
+     * target) and its drift from the source ({@link RunMonitor#drift}).
+     */
+    record Rollout(List<Tensor> latents, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double[] drift,
+                   double seconds) {
         Tensor all() {
             return latents.size() == 1 ? latents.get(0) : torch.cat(new TensorVector(latents.toArray(new Tensor[0])), 0);
         }
@@ -157,7 +163,7 @@ public final class Trainer {
         int n = plan.samples().size(), s = ctx.data.resolution();
         List<Tensor> parts = new ArrayList<>();
         List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
-        double[] quality = new double[n];
+        double[] quality = new double[n], drift = new double[n];
         long t0 = System.nanoTime();
         for (int start = 0; start < n; start += cfg.rolloutBatch) {
             final int first = start;
@@ -170,25 +176,26 @@ public final class Trainer {
                 }
                 float[] images = Tensors.toFloats(model.codec().decode(x));
                 assert images.length == chunk.size() * 3 * s * s;
-                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, first)));
+                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, drift, first)));
                 return x;
             });
             parts.add(x0);
         }
-        return new Rollout(parts, pending, quality, (System.nanoTime() - t0) / 1e9);
+        return new Rollout(parts, pending, quality, drift, (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The epoch's rewards (NaN = unscored), judgements with little mass on the score tokens, and failures. */
-    record Rewards(double[] rewards, int lowMass, List<String> failures, double seconds) {}
+    /** The epoch's rewards and score-token masses (NaN = unscored), judgements with little mass on the score tokens, and failures. */
+    record Rewards(double[] rewards, double[] mass, int lowMass, List<String> failures, double seconds) {}
 
     Rewards collectRewards(EpochPlan plan, Rollout ro) {
         long t0 = System.nanoTime();
-        double[] rewards = new double[plan.samples().size()];
+        double[] rewards = new double[plan.samples().size()], mass = new double[rewards.length];
         int k = 0, lowMass = 0;
         List<String> failures = new ArrayList<>();
         try (Nvtx.Range r = Nvtx.range("train.judge_wait")) {
             for (CompletableFuture<List<Judgement>> f : ro.verdicts())
                 for (Judgement jd : f.join()) {
+                    mass[k] = jd.scored() ? jd.mass() : Double.NaN;
                     rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
                     if (!jd.scored()) failures.add(jd.failure());
                     else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
@@ -200,7 +207,7 @@ public final class Trainer {
         if (!failures.isEmpty())
             log.printf(Locale.ROOT, "warning: epoch %d: %d samples unscored (excluded from their groups), e.g. %s%n",
                     plan.epoch() + 1, failures.size(), failures.get(0));
-        return new Rewards(rewards, lowMass, failures, (System.nanoTime() - t0) / 1e9);
+        return new Rewards(rewards, mass, lowMass, failures, (System.nanoTime() - t0) / 1e9);
     }
 
     /** The group statistics of the gathered epoch and this rank's kept samples (local indices) with their r. */
@@ -281,7 +288,7 @@ public final class Trainer {
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
                                double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
                                double gradNorm, double oldDecay, Map<String, Double> seconds, double samplesPerSecond,
-                               long startTensorBytes, long peakTensorBytes) {
+                               long startTensorBytes, long peakTensorBytes, RunMonitor.Signals signals) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -298,6 +305,7 @@ public final class Trainer {
             m.put("kl", kl);
             m.put("grad_norm", gradNorm);
             m.put("old_decay", oldDecay);
+            signals.into(m);
             return m;
         }
 
@@ -337,7 +345,8 @@ public final class Trainer {
         int n = rw.rewards().length;
         return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
                 sel.stats().filteredFraction(), sel.kept().length, sel.stats().unscored, rw.lowMass(), up.objective().loss(),
-                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total, startBytes, peak);
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), sec, n / total, startBytes, peak,
+                RunMonitor.Signals.of(ro.drift(), sel.stats(), rw.mass()));
     }
 
     // -------------------------------------------------------------------------------------------
@@ -345,13 +354,20 @@ public final class Trainer {
 
     public Summary run() throws IOException {
         folder.writeConfig(cfg);
+        try (RunWatch w = watch) {
+            w.start(startEpoch);
+            return train();
+        }
+    }
+
+    private Summary train() throws IOException {
         long t0 = System.nanoTime();
         for (int e = startEpoch; e < cfg.epochs; e++) {
             EpochMetrics m;
             try (PointerScope scope = new PointerScope()) {
                 m = epoch(e);
             }
-            folder.append(m);
+            folder.append(m, watch.epoch(m));
             rewardCurve.add(m.rewardMean());
             qualityCurve.add(m.trueQuality());
             double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
@@ -360,6 +376,7 @@ public final class Trainer {
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
+            watch.afterEpoch(e + 1);
             if ((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs)
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
@@ -373,7 +390,7 @@ public final class Trainer {
         Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
         try (PointerScope scope = new PointerScope()) {
-            base = ev.evaluate(Adapter.OFF, 64);
+            base = watch.base() != null ? watch.base() : ev.evaluate(Adapter.OFF, 64);   // the base's epoch-0 evaluation
             trained = ev.evaluate(Adapter.EMA, 64);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
@@ -399,6 +416,7 @@ public final class Trainer {
         o.addProperty("data", ctx.data.describe());
         o.addProperty("device", ctx.backend.describe());
         o.addProperty("judge", ctx.judge().describe());
+        o.add("periodic_evaluation", watch.describe(s.wallSeconds()));
         folder.writeJson("summary.json", o);
     }
 
@@ -419,18 +437,8 @@ public final class Trainer {
     }
 
     private void pictures(Evaluator.Result base, Evaluator.Result trained) throws IOException {
-        float[] b = base.images(), t = trained.images();
-        int s = ctx.data.resolution(), per = 3 * s * s, rows = Math.min(8, ctx.data.heldOut().size());
-        List<Pictures.Row> r = new ArrayList<>();
-        for (int i = 0; i < rows; i++) {
-            EditItem task = ctx.data.heldOut().get(i);
-            r.add(new Pictures.Row(ctx.data.source(task), task.prompt(), java.util.Arrays.copyOfRange(b, i * per, (i + 1) * per),
-                    java.util.Arrays.copyOfRange(t, i * per, (i + 1) * per), ctx.data.target(task),
-                    String.format(Locale.ROOT, "judge: base %.2f → trained %.2f", base.score()[i], trained.score()[i])));
-        }
-        Pictures.grid(folder.file("heldout_grid.png"), r, s);
-        Pictures.curve(folder.file("reward_curve.png"), rewardCurve.stream().mapToDouble(Double::doubleValue).toArray(),
-                qualityCurve.stream().mapToDouble(Double::doubleValue).toArray());
+        Pictures.grid(folder.file("heldout_grid.png"), RunWatch.gridRows(ctx.data, base, trained), ctx.data.resolution());
+        watch.finish(base, trained, folder.file("heldout_grid.png"));
     }
 
     private void printTable(Summary s) {
