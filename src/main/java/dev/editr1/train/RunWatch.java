@@ -252,15 +252,22 @@ public final class RunWatch implements AutoCloseable {
         plot();
     }
 
-    /** summary.json's account of the periodic evaluations: how often, how many, their cost in this session. */
-    public JsonObject describe(double wallSeconds) {
+    /**
+     * summary.json's account of the watch: {@code periodic_evaluation} (how often, how many in this
+     * session, their seconds and share of the wall time) and {@code monitor} (warned epochs, the first).
+     */
+    public void describeInto(JsonObject summary, double wallSeconds) {
         JsonObject o = new JsonObject();
         o.addProperty("every_epochs", cfg.evalEvery);
         o.addProperty("evaluations_this_session", evaluations);
         o.addProperty("seconds", evalSeconds);
         o.addProperty("share_of_wall_time", wallSeconds > 0 ? evalSeconds / wallSeconds : Double.NaN);
-        o.addProperty("warned_epochs", monitor.warnings().stream().filter(b -> b).count());
-        return o;
+        summary.add("periodic_evaluation", o);
+        List<Boolean> w = monitor.warnings();
+        JsonObject m = new JsonObject();
+        m.addProperty("warned_epochs", w.stream().filter(b -> b).count());
+        m.addProperty("first_warning_epoch", w.indexOf(true) + 1);   // 0: never
+        summary.add("monitor", m);
     }
 
     /** The trend plot: reward and true quality (raw and smoothed), held-out points with CIs, the monitor's signals and warnings. */

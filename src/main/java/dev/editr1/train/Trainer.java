@@ -416,7 +416,7 @@ public final class Trainer {
         o.addProperty("data", ctx.data.describe());
         o.addProperty("device", ctx.backend.describe());
         o.addProperty("judge", ctx.judge().describe());
-        o.add("periodic_evaluation", watch.describe(s.wallSeconds()));
+        watch.describeInto(o, s.wallSeconds());
         folder.writeJson("summary.json", o);
     }
 
