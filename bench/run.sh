@@ -4,7 +4,9 @@
 #      memcpy of the same bytes (the machine's ceiling, same threads, same run);
 #   2. the JMH suite: the kernels native vs torch through the Java façade, the copy ceiling,
 #      one training epoch fused vs composed (EpochBench, one fork per implementation);
-#   3. EpochPairs: both trainers in one JVM, epoch k of each back to back, paired.
+#   3. EpochPairs: both trainers in one JVM, epoch k of each back to back, paired;
+#   4. AllReduceBench: the bucketed Gloo gradient all-reduce on 2 local ranks vs a local copy of the
+#      same bytes (prints its own markdown table).
 # Results: bench/results/<name>.json (JMH JSON, cpu_bench JSON), <name>.pairs.txt, and a markdown
 # summary on stdout (bench/summarize.py).
 #   bench/run.sh            the full suite
@@ -32,6 +34,8 @@ if [ "${1:-}" = "--quick" ]; then
   run quick-epoch -wi 2 -i 5 EpochBench
   java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 24 > bench/results/quick-epoch.pairs.txt
   "$cpu_bench" --quick --json bench/results/quick-cpu-bench.json
+  java $jvm -cp "$cp" dev.editr1.bench.AllReduceBench --ranks 2 --mb 0.29,4,16 --reps 5 --json bench/results/quick-allreduce.json \
+    | grep -v '\[Gloo\]' | tee bench/results/quick-allreduce.md
   python3 bench/summarize.py bench/results/quick-{kernels,copy,epoch}.json bench/results/quick-epoch.pairs.txt
 elif [ $# -gt 0 ]; then
   run custom "$@"
@@ -43,6 +47,8 @@ else
   run epoch EpochBench
   java $jvm -cp "$cp" dev.editr1.bench.EpochPairs 200 > bench/results/epoch.pairs.txt
   "$cpu_bench" --json bench/results/cpu-bench.json
+  java $jvm -cp "$cp" dev.editr1.bench.AllReduceBench --ranks 2 --json bench/results/allreduce.json \
+    | grep -v '\[Gloo\]' | tee bench/results/allreduce.md
   python3 bench/summarize.py bench/results/kernels.json bench/results/copy.json bench/results/epoch.json \
     bench/results/epoch.pairs.txt
 fi

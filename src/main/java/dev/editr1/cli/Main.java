@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "editr1", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Reinforcement post-training of flow-matching image-editing models "
                 + "(Edit-R1: DiffusionNFT with an MLLM judge's logit reward).",
-        subcommands = {TrainCommand.class, SftCommand.class, EvalCommand.class, SampleCommand.class, ScoreCommand.class,
+        subcommands = {TrainCommand.class, AblateCommand.class, SftCommand.class, EvalCommand.class, SampleCommand.class, ScoreCommand.class,
                 CalibrateCommand.class, ExportWorldCommand.class, SigmasCommand.class,
                 DoctorCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

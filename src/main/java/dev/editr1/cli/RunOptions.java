@@ -60,4 +60,10 @@ final class RunOptions {
     boolean changesTheRun() {
         return config != null || (sets != null && !sets.isEmpty()) || model != null || weights != null || data != null;
     }
+
+    /** {@link #changesTheRun} with {@code --set dist…=…} allowed: the distributed settings do not change the math. */
+    boolean changesTheRunBesidesDist() {
+        boolean otherSets = sets != null && sets.stream().anyMatch(x -> !x.trim().startsWith("dist"));
+        return config != null || otherSets || model != null || weights != null || data != null;
+    }
 }

@@ -27,4 +27,17 @@ public interface EditDataset {
 
     /** The exact target [3, S, S], or null when the item has none. */
     float[] target(EditItem item);
+
+    /**
+     * SHA-256 (hex) of the source image: of the file's bytes for a folder dataset (what
+     * {@code tools/} scripts hash when they fill a conditioning cache), of the PNG encoding of the
+     * rendered image otherwise.
+     */
+    default String sourceDigest(EditItem item) {
+        try {
+            return Digests.sha256(ImageCodec.encode(source(item), resolution(), ImageFormat.PNG));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
 }

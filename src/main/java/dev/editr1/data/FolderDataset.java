@@ -57,6 +57,7 @@ public final class FolderDataset implements EditDataset {
     private final Map<String, Entry> entries = new HashMap<>();
     private final List<Skipped> skipped = new ArrayList<>();
     private final Map<Path, float[]> cache;
+    private final Map<Path, String> digests = new HashMap<>();
     private long cachedFloats;
     private final long cacheLimitFloats;
 
@@ -233,6 +234,27 @@ public final class FolderDataset implements EditDataset {
     public float[] target(EditItem item) {
         Entry e = entry(item);
         return e.target() == null ? null : image(e.target(), e.where());
+    }
+
+    /** SHA-256 of the source image file's bytes (computed once per item). */
+    @Override
+    public String sourceDigest(EditItem item) {
+        Entry e = entry(item);
+        synchronized (digests) {
+            String d = digests.get(e.source());
+            if (d != null) return d;
+        }
+        String d;
+        try {
+            d = Digests.sha256(e.source());
+        } catch (IOException ex) {
+            throw new UncheckedIOException(new IOException(e.where() + ": cannot read image '" + dir.relativize(e.source()) + "' ("
+                    + ex.getMessage() + ")", ex));
+        }
+        synchronized (digests) {
+            digests.put(e.source(), d);
+        }
+        return d;
     }
 
     private Entry entry(EditItem item) {

@@ -168,7 +168,7 @@ public final class EditDiT implements EditingModel {
     }
 
     @Override
-    public Conditioning condition(EditItem item, Tensor sourceLatents) {
+    public Conditioning condition(EditItem item, String sourceDigest, Tensor sourceLatents) {
         int[] ids = vocab.encode(item.prompt());
         long[] l = new long[ids.length];
         for (int i = 0; i < l.length; i++) l[i] = ids[i];
@@ -192,6 +192,22 @@ public final class EditDiT implements EditingModel {
     private LoraAdapter requireLora(Adapter adapter) {
         if (lora == null) throw new IllegalStateException("no LoRA adapters attached; " + adapter + " needs them");
         return lora.get(adapter);
+    }
+
+    /**
+     * Per token and block: a training forward leaves about 18 width-sized tensors for backward
+     * (measured: the slope of the epoch's peak against the kept samples on the embedded default;
+     * autograd saves only what the gradients of LoRA and of the activations need, not the inputs of
+     * the frozen linears); a block's no-grad forward holds everything it creates until the block's
+     * scope closes: about 26 widths (the input, two norms and modulations, qkv (3), the attention output
+     * and its copy, the projection, the gated residual, fc1's and GELU's outputs (4 each), fc2, …).
+     */
+    @Override
+    public MemoryProfile memoryProfile() {
+        long perRank = 0;
+        for (long[] s : loraTargets().values()) perRank += s[0] + s[1];
+        return new MemoryProfile(base.count(), perRank, cfg.depth(), 2L * cfg.imageTokens() + cfg.textLen(), cfg.width(), 18, 26,
+                3L * cfg.imageSize() * cfg.imageSize());
     }
 
     @Override
@@ -243,11 +259,21 @@ public final class EditDiT implements EditingModel {
                 new org.bytedeco.pytorch.TensorOptional(), 1e-6, false);
     }
 
-    /** The velocity v(x_t, t | source, instruction) with an explicit adapter (null: the base). */
+    /**
+     * The velocity v(x_t, t | source, instruction) with an explicit adapter (null: the base). Each
+     * block runs in its own scope that keeps only its output: without a graph (sampling, the old and
+     * reference forwards) a block's intermediates die with the block; with one, autograd holds what
+     * backward needs and nothing else stays.
+     */
     public Tensor velocity(Tensor xt, Tensor source, Tensor textIds, Tensor t, LoraAdapter lora) {
-        Stem s = stem(xt, source, textIds, t);
+        Stem s = Scopes.keep(() -> stem(xt, source, textIds, t), st -> new Tensor[] {st.h(), st.cAct()});
         Tensor h = s.h();
-        for (int i = 0; i < cfg.depth(); i++) h = block(i, h, s.cAct(), lora);
+        for (int i = 0; i < cfg.depth(); i++) {
+            final int b = i;
+            final Tensor in = h;
+            h = Scopes.keep(() -> block(b, in, s.cAct(), lora));
+            in.releaseReference();   // the block's input: freed now, unless the graph saved it for backward
+        }
         return head(h, s.cAct());
     }
 
@@ -273,10 +299,13 @@ public final class EditDiT implements EditingModel {
         Tensor qkv = lin(p + ".attn.qkv", x, lora).reshape(b, tokens, 3, heads, dh).permute(2, 0, 3, 1, 4);
         TensorVector qkvs = qkv.unbind(0);
         Tensor a = torch.scaled_dot_product_attention(qkvs.get(0), qkvs.get(1), qkvs.get(2));   // [B, H, T, dh]
+        NativeMemory.mark();
         a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
         h = h.add(a.mul(mod.get(2)));
         Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
-        y = lin(p + ".mlp.fc2", torch.gelu(lin(p + ".mlp.fc1", y, null)), null);
+        Tensor hidden = torch.gelu(lin(p + ".mlp.fc1", y, null));
+        NativeMemory.mark();   // the block's high-water point: fc1's and GELU's outputs (4 widths each) are alive
+        y = lin(p + ".mlp.fc2", hidden, null);
         return h.add(y.mul(mod.get(5)));
     }
 
@@ -326,8 +355,10 @@ public final class EditDiT implements EditingModel {
                 try (PointerScope scope = new PointerScope()) {
                     boolean needInputGrad = i > 0;   // the stem is frozen: block 0's input needs no gradient
                     Tensor in = inputs[i].detach().set_requires_grad(needInputGrad);
-                    Tensor out = block(i, in, stem.cAct(), lora);
-                    NativeMemory.mark();   // one block's activations: the checkpointed backward's peak
+                    final int b = i;
+                    // keep only the output: the graph holds what backward needs, the rest dies now
+                    Tensor out = Scopes.keep(() -> block(b, in, stem.cAct(), lora));
+                    NativeMemory.mark();   // one block's saved activations: the checkpointed backward's peak
                     backward(out, g);
                     if (needInputGrad) {
                         // grad() is a view of the field inside `in`, which dies with this scope:

@@ -65,8 +65,10 @@ public interface EditingModel {
     /**
      * One dataset item's conditioning (B = 1) from its instruction and its source latents
      * [1, ...latentShape()] (already on the device). Computed once per item and cached by the caller.
+     * The source's digest (SHA-256 of the image file, {@code EditDataset.sourceDigest}) keys what a
+     * model reads from a conditioning cache (frozen text encoders' outputs computed offline).
      */
-    Conditioning condition(EditItem item, Tensor sourceLatents);
+    Conditioning condition(EditItem item, String sourceDigest, Tensor sourceLatents);
 
     /** The conditioning with the instruction dropped (the unconditional branch of CFG). */
     Conditioning unconditional(Conditioning c);
@@ -87,6 +89,42 @@ public interface EditingModel {
         Tensor v = velocity(xt, t, c, adapter);
         return new TrainingForward(v, g -> v.backward(g, new BoolOptional(), false, new TensorArrayRefOptional()));
     }
+
+    /**
+     * What the memory model ({@code train.MemoryModel}) needs to know of an architecture: sizes, and
+     * per token and block, how many width-sized tensors a training forward saves for backward and how
+     * many a block holds at once without a graph. Counted from the implemented forward, op by op.
+     *
+     * @param baseParameters    frozen parameters
+     * @param loraParametersPerRank LoRA parameters of one adapter set at rank 1 (Σ over targets of in + out)
+     * @param blocks            transformer blocks (the checkpointing unit)
+     * @param tokens            tokens per sample through the blocks (target + source + text)
+     * @param width             hidden width
+     * @param savedWidths       width-sized tensors per token saved for backward by one block
+     * @param liveWidths        width-sized tensors per token alive inside one block's no-grad forward
+     * @param latentElements    elements of one sample's latent
+     */
+    record MemoryProfile(long baseParameters, long loraParametersPerRank, int blocks, long tokens, long width, double savedWidths,
+                         double liveWidths, long latentElements) {}
+
+    /** This model's memory profile. */
+    MemoryProfile memoryProfile();
+
+    /**
+     * Checks, before a run starts, that everything the model will read per item is there (a model
+     * with a conditioning cache: an entry for every item of both splits), so a missing file stops the
+     * run at once rather than hours in. The default checks nothing.
+     *
+     * @throws java.io.IOException naming the first item and file that is missing or does not match
+     */
+    default void preflight(dev.editr1.data.EditDataset data) throws java.io.IOException {}
+
+    /**
+     * Writes a trained adapter in the model family's own file format into a run's final folder, beside
+     * editr1's files (FLUX.1-Kontext and Qwen-Image-Edit: the form diffusers' {@code load_lora_weights}
+     * reads). The default writes nothing more.
+     */
+    default void exportAdapter(LoraAdapter a, java.nio.file.Path dir) throws java.io.IOException {}
 
     /** The dtype of the base weights, latents and velocities (f32, or bf16/f16 for a reduced-precision base). */
     default DType dtype() {

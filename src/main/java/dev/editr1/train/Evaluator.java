@@ -74,23 +74,32 @@ public final class Evaluator {
 
     /** Samples, judges and measures every held-out task with an adapter set of the model. */
     public Result evaluate(Adapter adapter, int batch) {
+        return evaluate(adapter, batch, 0, ctx.data.heldOut().size());
+    }
+
+    /**
+     * Held-out tasks [from, to) only (one rank's share): task i's noise rows and judge request id
+     * are keyed by i, so a task gets the same sample and judgement in any share. The result's
+     * arrays hold the share's tasks, in order.
+     */
+    public Result evaluate(Adapter adapter, int batch, int from, int to) {
         EditDataset data = ctx.data;
         EditingModel model = ctx.model;
         List<EditItem> tasks = data.heldOut();
         Rollouts rollouts = ctx.rollouts();
-        int n = tasks.size(), s = data.resolution(), per = 3 * s * s;
+        int n = to - from, s = data.resolution(), per = 3 * s * s;
         double[] score = new double[n], quality = new double[n];
         float[] images = new float[n * per];
-        for (int start = 0; start < n; start += batch) {
-            List<EditItem> chunk = tasks.subList(start, Math.min(n, start + batch));
+        for (int start = from; start < to; start += batch) {
+            List<EditItem> chunk = tasks.subList(start, Math.min(to, start + batch));
             float[] all;
             try (PointerScope scope = new PointerScope()) {   // a chunk's tensors die with it
                 Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed, start));
                 all = Tensors.toFloats(model.codec().decode(x0));
             }
-            System.arraycopy(all, 0, images, start * per, all.length);
-            List<Judgement> js = judge.judge(requests(data, chunk, all, EVAL_ID_BASE + start, quality, start)).join();
-            for (int i = 0; i < js.size(); i++) score[start + i] = js.get(i).score();
+            System.arraycopy(all, 0, images, (start - from) * per, all.length);
+            List<Judgement> js = judge.judge(requests(data, chunk, all, EVAL_ID_BASE + start, quality, start - from)).join();
+            for (int i = 0; i < js.size(); i++) score[start - from + i] = js.get(i).score();
         }
         return new Result(score, quality, images);
     }

@@ -11,7 +11,12 @@ import java.util.List;
  * sample: advantage A, r ∈ [0, 1], and whether the sample takes part in the loss.
  */
 public final class GroupStats {
-    public enum FilterMode { OR, AND }
+    /**
+     * How the low-variance filter combines its two tests: OR (the released code), AND (the paper's
+     * text), or OFF (no low-variance mask). In every mode a group with fewer than two scored samples
+     * is masked: it has no contrast to learn from.
+     */
+    public enum FilterMode { OR, AND, OFF }
 
     /** Per-sample results, flat in group order. */
     public final double[] advantage, r;
@@ -67,7 +72,11 @@ public final class GroupStats {
             gs[gi] = sd;
             // a group with fewer than two scored samples has no contrast to learn from
             boolean lowStd = c < 2 || sd <= filterStd, highMean = c > 0 && m >= filterMean;
-            f[gi] = mode == FilterMode.OR ? (lowStd || highMean) : (lowStd && highMean) || c < 2;
+            f[gi] = switch (mode) {
+                case OR -> lowStd || highMean;
+                case AND -> (lowStd && highMean) || c < 2;
+                case OFF -> c < 2;
+            };
             b[gi] = c >= 2 && sd < banStd && m > banMean;
             for (double x : g) {
                 if (Double.isNaN(x)) {

@@ -3,7 +3,11 @@ package dev.editr1.train;
 /**
  * Count, mean and variance of the values that are not NaN (unscored rewards, tasks without a
  * target), in two passes — the mean first, then the squared deviations — so a set whose spread is
- * exactly a threshold is measured as numpy measures it (SPEC §5).
+ * exactly a threshold is measured as numpy measures it (SPEC §5). Both sums add left to right: the
+ * upstream trainers repeat each reward along the trained timesteps and reduce the [n, T] array along
+ * axis 0, which numpy does row by row (its pairwise sum applies along a contiguous reduced axis only),
+ * so the group mean and std, the epoch std and A come out bit for bit as upstream's
+ * (GroupStatsTest.groupAndEpochStatisticsAreNumpysAxis0ReductionsBitForBit).
  */
 public record Moments(int n, double mean, double sumSquares) {
     public static Moments of(double[] x) {

@@ -76,6 +76,17 @@ public final class NftObjective implements Objective {
     }
 
     @Override
+    public Stats accumulate(Batch kept) {
+        return accumulate(kept.rollout().x0(), kept.cond(), kept.r(), kept.epoch(), kept.sampleIds());
+    }
+
+    /**
+     * @param x0        the kept samples' final latents [V, ...] on the model's device
+     * @param cond      their conditioning (batch V)
+     * @param r         their optimality r [V] f32 on the device
+     * @param epoch     the epoch (keys the timesteps)
+     * @param sampleIds each sample's global id (keys its training noise and timesteps)
+     */
     public Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds) {
         int v = (int) x0.size(0), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
         double[] acc = new double[4];   // loss, kl·samples, forward s, backward s

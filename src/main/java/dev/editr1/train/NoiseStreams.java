@@ -5,10 +5,11 @@ import dev.editr1.kernels.NoiseKey;
 /**
  * The Philox streams of one seed, one per use, so no two uses ever draw the same numbers: a
  * rollout's initial noise, the training ε (one stream per trained timestep slot), evaluation,
- * SFT, and the sample and calibrate commands.
+ * SFT, the sample and calibrate commands, and the ξ of Flow-GRPO's SDE rollout steps (one stream
+ * per step).
  */
 public enum NoiseStreams {
-    ROLLOUT(1), TRAIN(2), EVAL(3), SFT(4), SAMPLE(5), CALIBRATE(6);
+    ROLLOUT(1), TRAIN(2), EVAL(3), SFT(4), SAMPLE(5), CALIBRATE(6), SDE(7);
 
     public final int id;
 
@@ -25,5 +26,11 @@ public enum NoiseStreams {
     public NoiseKey slot(long seed, int k) {
         if (this != TRAIN) throw new IllegalStateException("only the training noise has slots");
         return new NoiseKey(seed, 0, id + 256 * k);
+    }
+
+    /** The ξ of SDE rollout step i (SDE only), rows from rowOffset (the chunk's first sample id): stream id + 256·i. */
+    public NoiseKey step(long seed, long rowOffset, int i) {
+        if (this != SDE) throw new IllegalStateException("only the SDE rollout has per-step noise");
+        return new NoiseKey(seed, rowOffset, id + 256 * i);
     }
 }

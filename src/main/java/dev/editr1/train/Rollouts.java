@@ -1,10 +1,12 @@
 package dev.editr1.train;
 
 import java.util.Arrays;
+import java.util.function.IntFunction;
 
 import org.bytedeco.pytorch.Tensor;
 
 import dev.editr1.flow.Sampler;
+import dev.editr1.flow.Trajectory;
 import dev.editr1.flow.Velocity;
 import dev.editr1.kernels.DType;
 import dev.editr1.kernels.KernelOps;
@@ -44,21 +46,36 @@ public final class Rollouts {
      * key.rowOffset() … + B − 1 (so a sample's noise depends on its id, not its batch).
      */
     public Tensor sample(Conditioning c, Adapter adapter, NoiseKey key) {
-        long b = c.batch();
+        return sampler.sample(field(c, adapter), initialNoise(c, key), sigmas, solver, cfgScale, 0);
+    }
+
+    /**
+     * Flow-GRPO's SDE rollout of the same B rows from the same initial noise: every step stochastic
+     * with noise level a, ξ of step i from {@code stepNoise.apply(i)}; the first {@code keep} steps
+     * are recorded with their log-probabilities (see {@link Sampler#sampleSde}).
+     */
+    public Trajectory sampleSde(Conditioning c, Adapter adapter, NoiseKey key, double a, IntFunction<NoiseKey> stepNoise, int keep) {
+        return sampler.sampleSde(field(c, adapter), initialNoise(c, key), sigmas, a, stepNoise, keep, cfgScale);
+    }
+
+    private Tensor initialNoise(Conditioning c, NoiseKey key) {
         long[] ls = model.latentShape();
         long[] shape = new long[ls.length + 1];
-        shape[0] = b;
+        shape[0] = c.batch();
         System.arraycopy(ls, 0, shape, 1, ls.length);
-        Tensor x1 = ops.noise(key, model.dtype(), model.device(), shape);   // the sampler state is in the model's dtype
+        return ops.noise(key, model.dtype(), model.device(), shape);   // the sampler state is in the model's dtype
+    }
+
+    private Sampler.VelocityField field(Conditioning c, Adapter adapter) {
+        long b = c.batch();
         Conditioning uncond = cfgScale > 1 ? model.unconditional(c) : null;
-        Sampler.VelocityField field = (x, sigma) -> {
+        return (x, sigma) -> {
             float[] tv = new float[(int) b];
             Arrays.fill(tv, (float) sigma);
             Tensor t = Tensors.fromFloats(tv, model.device(), b);
             Tensor cond = model.velocity(x, t, c, adapter);
             return uncond == null ? Velocity.of(cond) : new Velocity(cond, model.velocity(x, t, uncond, adapter));
         };
-        return sampler.sample(field, x1, sigmas, solver, cfgScale, 0);
     }
 
     /** The grid this sampler integrates along (final 0 included). */

@@ -75,14 +75,23 @@ public final class RunContext implements AutoCloseable {
         Backend.setCpuThreads(config.threads);
         NativeMemory.track(backend.kind == Backend.Kind.CUDA ? backend.deviceIndex : -1);
         EditingModel m = model != null ? model.load(config, backend.device())
-                : config.model.load(config.weights, backend.device(), config.baseDtype);
+                : config.model.load(config.weights, backend.device(), config.baseDtype, config.resolution, config.guidance,
+                        config.textTokens, conditionCache(config));
         EditDataset data = dataset(config, m.resolution(), log);
+        m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
         log.printf(Locale.ROOT, "device: %s; %d CPU thread%s for libtorch and the CPU kernels%n", backend.describe(),
                 config.threads, config.threads == 1 ? "" : "s");
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;
+    }
+
+    /** The conditioning cache's folder: conditionCache, else DATA/conditioning/MODEL, else none. */
+    static Path conditionCache(TrainConfig c) {
+        if (c.conditionCache != null && !c.conditionCache.isEmpty()) return Path.of(c.conditionCache);
+        if (c.data != null && !c.data.isEmpty()) return Path.of(c.data, "conditioning", c.model.label());
+        return null;
     }
 
     private static EditDataset dataset(TrainConfig c, int resolution, PrintStream log) throws IOException {
@@ -129,7 +138,7 @@ public final class RunContext implements AutoCloseable {
         try (NoGradGuard g = new NoGradGuard()) {
             int s = data.resolution();
             Tensor img = Tensors.fromFloats(data.source(item), device(), 1, 3, s, s);
-            c = model.condition(item, model.codec().encode(img)).retain();   // cached past the epoch's scope
+            c = model.condition(item, data.sourceDigest(item), model.codec().encode(img)).retain();   // cached past the epoch's scope
         }
         conditions.put(item.id(), c);
         if (conditions.size() > config.conditionCacheItems) {

@@ -35,10 +35,29 @@ public final class RunFolder {
                                List<Double> rewardCurve, List<Double> qualityCurve) {}
 
     private final Path dir;
+    private final boolean writes;
     private final Gson gson = Choices.gson(false);
 
     public RunFolder(Path dir) {
+        this(dir, true);
+    }
+
+    private RunFolder(Path dir, boolean writes) {
         this.dir = dir;
+        this.writes = writes;
+    }
+
+    /**
+     * The folder as rank {@code rank} of a multi-process run sees it: rank 0 alone writes (and reads
+     * checkpoints); on the other ranks every write is ignored, so they need no access to the folder.
+     */
+    public static RunFolder forRank(Path dir, int rank) {
+        return new RunFolder(dir, rank == 0);
+    }
+
+    /** Whether this process writes the folder (rank 0, or the only process). */
+    public boolean writes() {
+        return writes;
     }
 
     public Path dir() {
@@ -54,6 +73,7 @@ public final class RunFolder {
     }
 
     public void writeConfig(TrainConfig cfg) throws IOException {
+        if (!writes) return;
         Files.createDirectories(dir);
         Checkpoints.writeAtomically(file("config.json"), cfg.toJson());
     }
@@ -65,6 +85,7 @@ public final class RunFolder {
 
     /** As {@link #append(Trainer.EpochMetrics)}, with more fields at the end of the metrics line (the monitor's verdict). */
     public void append(Trainer.EpochMetrics m, Map<String, Object> more) throws IOException {
+        if (!writes) return;
         Map<String, Object> line = new java.util.LinkedHashMap<>(m.metrics());
         line.putAll(more);
         append(file("metrics.jsonl"), gson.toJson(line));
@@ -76,11 +97,13 @@ public final class RunFolder {
     }
 
     public void writeJson(String name, JsonObject o) throws IOException {
+        if (!writes) return;
         Checkpoints.writeAtomically(file(name), Choices.gson(true).toJson(o));
     }
 
     /** Writes checkpoints/latest via latest.tmp, so a crash leaves the previous checkpoint whole. */
     public void checkpoint(LoraSets lora, AdamW optimizer, TrainerState st) throws IOException {
+        if (!writes) return;
         Path tmp = checkpoints().resolve("latest.tmp");
         deleteTree(tmp);
         Files.createDirectories(tmp);
@@ -88,6 +111,16 @@ public final class RunFolder {
         Checkpoints.saveAdapter(lora.old, tmp, "adapter_old");
         Checkpoints.saveAdapter(lora.ema, tmp, "adapter_ema");
         Safetensors.write(tmp.resolve("optimizer.safetensors"), optimizer.state(), Map.of("step", String.valueOf(optimizer.step())));
+        Checkpoints.writeAtomically(tmp.resolve("state.json"), stateJson(st));
+        Path latest = checkpoints().resolve("latest"), old = checkpoints().resolve("latest.old");
+        deleteTree(old);
+        if (Files.exists(latest)) Files.move(latest, old);
+        Files.move(tmp, latest);
+        deleteTree(old);
+    }
+
+    /** The trainer state as the JSON of state.json (also how rank 0 hands it to the other ranks on a resume). */
+    static String stateJson(TrainerState st) {
         JsonObject o = new JsonObject();
         o.addProperty("epochs_done", st.epochsDone());
         o.addProperty("optimizer_step", st.optimizerStep());
@@ -97,12 +130,21 @@ public final class RunFolder {
         o.add("banned", b);
         o.add("reward_curve", array(st.rewardCurve()));
         o.add("quality_curve", array(st.qualityCurve()));
-        Checkpoints.writeAtomically(tmp.resolve("state.json"), gson.toJson(o));
-        Path latest = checkpoints().resolve("latest"), old = checkpoints().resolve("latest.old");
-        deleteTree(old);
-        if (Files.exists(latest)) Files.move(latest, old);
-        Files.move(tmp, latest);
-        deleteTree(old);
+        return Choices.gson(false).toJson(o);
+    }
+
+    /** Parses {@link #stateJson}; the optimizer step is the given one (the optimizer's own file says it). */
+    static TrainerState parseState(JsonObject o, long optimizerStep) {
+        Set<String> banned = new TreeSet<>();
+        o.getAsJsonArray("banned").forEach(x -> banned.add(x.getAsString()));
+        return new TrainerState(o.get("epochs_done").getAsInt(), optimizerStep, o.get("elapsed_seconds").getAsDouble(), banned,
+                doubles(o.getAsJsonArray("reward_curve")), doubles(o.getAsJsonArray("quality_curve")));
+    }
+
+    /** Parses {@link #stateJson} with its own optimizer step. */
+    static TrainerState parseState(String json) {
+        JsonObject o = JsonParser.parseString(json).getAsJsonObject();
+        return parseState(o, o.get("optimizer_step").getAsLong());
     }
 
     private static JsonArray array(List<Double> xs) {
@@ -117,6 +159,7 @@ public final class RunFolder {
      * returns the trainer's state.
      */
     public TrainerState restore(LoraSets lora, AdamW optimizer) throws IOException {
+        if (!writes) throw new IllegalStateException("only rank 0 reads the run folder's checkpoint");
         Path latest = checkpoints().resolve("latest");
         if (!Files.isRegularFile(latest.resolve("state.json"))) latest = checkpoints().resolve("latest.old");
         if (!Files.isRegularFile(latest.resolve("state.json")))
@@ -134,10 +177,7 @@ public final class RunFolder {
         optimizer.loadState(opt.tensors(), Long.parseLong(opt.metadata().getOrDefault("step", "0")));
         TrainerState st;
         try {
-            Set<String> banned = new TreeSet<>();
-            o.getAsJsonArray("banned").forEach(x -> banned.add(x.getAsString()));
-            st = new TrainerState(o.get("epochs_done").getAsInt(), optimizer.step(), o.get("elapsed_seconds").getAsDouble(), banned,
-                    doubles(o.getAsJsonArray("reward_curve")), doubles(o.getAsJsonArray("quality_curve")));
+            st = parseState(o, optimizer.step());
         } catch (RuntimeException e) {
             throw new IOException("checkpoint state " + latest.resolve("state.json") + " lacks a field: " + e.getMessage());
         }
@@ -161,6 +201,7 @@ public final class RunFolder {
     /** checkpoints/final: the EMA adapter (the trained model) and the policy adapter. */
     public Path writeFinal(LoraSets lora) throws IOException {
         Path fin = checkpoints().resolve("final");
+        if (!writes) return fin;
         Checkpoints.saveAdapter(lora.ema, fin, "adapter_ema");
         Checkpoints.saveAdapter(lora.theta, fin, "adapter_policy");
         return fin;

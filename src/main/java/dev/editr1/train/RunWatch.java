@@ -30,7 +30,10 @@ import dev.editr1.model.Checkpoints;
  *
  * <p>The trainer calls {@link #start} once, {@link #epoch} after each epoch (the monitor's fields for
  * metrics.jsonl come back), {@link #afterEpoch} before each checkpoint and {@link #finish} with the
- * final evaluation. Everything it writes besides the event files' wall times is a function of the
+ * final evaluation. In a run of many ranks every rank calls {@link #start} and {@link #afterEpoch}
+ * (a held-out evaluation is sharded over the ranks: each evaluates its share, see
+ * {@link HeldOutEvaluation}); only the rank that writes the run folder (rank 0) keeps the monitor,
+ * logs, and writes heldout.jsonl, the event files and the plot. Everything it writes besides the event files' wall times is a function of the
  * seed; a resumed run rebuilds the monitor and the plot from metrics.jsonl and heldout.jsonl (which
  * the checkpoint's epoch count truncates) and cuts the event files back to the same epoch, so it
  * ends with the files of an uninterrupted run.
@@ -42,6 +45,17 @@ public final class RunWatch implements AutoCloseable {
     static final String HELD_OUT = "heldout.jsonl", TENSORBOARD = "tensorboard";
     private static final int EVAL_BATCH = 64;
 
+    /**
+     * How the watch evaluates an adapter on the held-out split: the trainer's evaluation, which every
+     * rank of a run must enter together (each samples and judges its share of the tasks, then the
+     * results are gathered on every rank).
+     */
+    @FunctionalInterface
+    public interface HeldOutEvaluation {
+        /** The adapter's held-out result after {@code epochsDone} epochs. */
+        Evaluator.Result evaluate(Adapter adapter, int epochsDone);
+    }
+
     /** One held-out evaluation: after {@code epoch} epochs, of the base (epoch 0) or the EMA adapter. */
     public record HeldOutPoint(int epoch, String adapter, Evaluator.Interval score, Evaluator.Interval quality) {}
 
@@ -49,6 +63,8 @@ public final class RunWatch implements AutoCloseable {
     private final TrainConfig cfg;
     private final RunFolder folder;
     private final PrintStream log;
+    private final HeldOutEvaluation evaluation;
+    private final boolean writes;
     private final RunMonitor monitor;
     private final List<Double> reward = new ArrayList<>(), quality = new ArrayList<>(), drift = new ArrayList<>(),
             spread = new ArrayList<>();
@@ -59,11 +75,13 @@ public final class RunWatch implements AutoCloseable {
     private double evalSeconds;
     private final long t0 = System.nanoTime();
 
-    public RunWatch(RunContext ctx, RunFolder folder, PrintStream log) {
+    public RunWatch(RunContext ctx, RunFolder folder, PrintStream log, HeldOutEvaluation evaluation) {
         this.ctx = ctx;
         this.cfg = ctx.config;
         this.folder = folder;
         this.log = log;
+        this.evaluation = evaluation;
+        this.writes = folder.writes();
         this.monitor = new RunMonitor(RunMonitor.Thresholds.of(cfg));
     }
 
@@ -76,6 +94,11 @@ public final class RunWatch implements AutoCloseable {
      * plot's series and the held-out points from the files, cut back to {@code epochsDone}.
      */
     public void start(int epochsDone) throws IOException {
+        if (writes) open(epochsDone);
+        if (epochsDone == 0 && cfg.evalEvery > 0) evaluate(0);
+    }
+
+    private void open(int epochsDone) throws IOException {
         if (epochsDone > 0) restore(epochsDone);
         else Files.deleteIfExists(folder.file(HELD_OUT));
         if (cfg.tensorboard) {
@@ -85,7 +108,6 @@ public final class RunWatch implements AutoCloseable {
             if (epochsDone > 0) tb.sessionStart(epochsDone + 1);
             log.println("tensorboard: " + tb.file() + " (tensorboard --logdir " + folder.dir().toAbsolutePath().getParent() + ")");
         }
-        if (epochsDone == 0 && cfg.evalEvery > 0) evaluate(0);
     }
 
     private void restore(int epochsDone) throws IOException {
@@ -132,8 +154,12 @@ public final class RunWatch implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------
     // per epoch
 
-    /** Records an epoch: the monitor's verdict (logged when it changes), the TensorBoard scalars; returns the verdict's fields. */
+    /**
+     * Records an epoch: the monitor's verdict (logged when it changes), the TensorBoard scalars;
+     * returns the verdict's fields for metrics.jsonl (none on a rank that does not write).
+     */
     public Map<String, Object> epoch(Trainer.EpochMetrics m) throws IOException {
+        if (!writes) return Map.of();
         RunMonitor.Verdict v = record(m.rewardMean(), m.trueQuality(), m.signals());
         String line = monitor.logLine(m.epoch(), v);
         if (line != null) log.println(line);
@@ -154,25 +180,35 @@ public final class RunWatch implements AutoCloseable {
         return fields;
     }
 
-    /** After an epoch, before its checkpoint: the periodic held-out evaluation when due, and the plot at checkpoints. */
-    public void afterEpoch(int epochsDone) throws IOException {
-        boolean due = cfg.evalEvery > 0 && epochsDone % cfg.evalEvery == 0 && epochsDone < cfg.epochs;
+    /**
+     * After an epoch, before its checkpoint (every rank): the periodic held-out evaluation when due —
+     * not after the run's last epoch, which the final evaluation covers — and the plot at evaluations
+     * and checkpoints.
+     */
+    public void afterEpoch(int epochsDone, boolean last) throws IOException {
+        boolean due = cfg.evalEvery > 0 && epochsDone % cfg.evalEvery == 0 && !last;
         if (due) evaluate(epochsDone);
-        if (due || epochsDone % cfg.checkpointEvery == 0) plot();
+        if (writes && (due || epochsDone % cfg.checkpointEvery == 0)) plot();
+    }
+
+    /** Seconds this session spent in held-out evaluations before the final one (the trainer keeps them out of training time). */
+    public double evaluationSeconds() {
+        return evalSeconds;
     }
 
     private void evaluate(int epochsDone) throws IOException {
         long e0 = System.nanoTime();
-        Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result r;
         try (PointerScope scope = new PointerScope()) {
-            r = ev.evaluate(epochsDone == 0 ? Adapter.OFF : Adapter.EMA, EVAL_BATCH);
+            r = evaluation.evaluate(epochsDone == 0 ? Adapter.OFF : Adapter.EMA, epochsDone);
             if (epochsDone == 0) base = r;
-            else if (base == null && tb != null) base = ev.evaluate(Adapter.OFF, EVAL_BATCH);   // resumed: the grid's base column
+            // resumed: the grid's base column (a condition every rank sees alike: the evaluation is collective)
+            else if (base == null && cfg.tensorboard) base = evaluation.evaluate(Adapter.OFF, epochsDone);
         }
         double sec = (System.nanoTime() - e0) / 1e9;
         evaluations++;
         evalSeconds += sec;
+        if (!writes) return;
         HeldOutPoint p = add(epochsDone, r);
         double wall = (System.nanoTime() - t0) / 1e9;
         log.printf(Locale.ROOT, "held-out after %d epochs (%s, %d tasks): judge %s  true quality %s  [%.1f s; periodic evaluations "
@@ -241,27 +277,31 @@ public final class RunWatch implements AutoCloseable {
      * The final evaluation (base and the EMA adapter after all epochs): the last held-out point, the
      * held-out grid (already written to {@code gridFile}) as a TensorBoard image, the plot.
      */
-    public void finish(Evaluator.Result baseResult, Evaluator.Result trained, Path gridFile) throws IOException {
+    public void finish(Evaluator.Result baseResult, Evaluator.Result trained, int epochsDone, Path gridFile) throws IOException {
         base = baseResult;
+        if (!writes) return;
         if (heldOut.stream().noneMatch(h -> h.epoch() == 0)) add(0, baseResult);
-        add(cfg.epochs, trained);
+        add(epochsDone, trained);
         if (tb != null && Files.exists(gridFile)) {
             var img = javax.imageio.ImageIO.read(gridFile.toFile());
-            tb.image(cfg.epochs, "heldout/grid", Files.readAllBytes(gridFile), img.getWidth(), img.getHeight(), false);
+            tb.image(epochsDone, "heldout/grid", Files.readAllBytes(gridFile), img.getWidth(), img.getHeight(), false);
         }
         plot();
     }
 
     /**
      * summary.json's account of the watch: {@code periodic_evaluation} (how often, how many in this
-     * session, their seconds and share of the wall time) and {@code monitor} (warned epochs, the first).
+     * session — the base's at epoch 0 among them, which the final comparison reuses — their seconds
+     * and share of this session's wall time until now) and {@code monitor} (warned epochs, the first).
      */
-    public void describeInto(JsonObject summary, double wallSeconds) {
+    public void describeInto(JsonObject summary) {
+        double session = (System.nanoTime() - t0) / 1e9;
         JsonObject o = new JsonObject();
         o.addProperty("every_epochs", cfg.evalEvery);
         o.addProperty("evaluations_this_session", evaluations);
         o.addProperty("seconds", evalSeconds);
-        o.addProperty("share_of_wall_time", wallSeconds > 0 ? evalSeconds / wallSeconds : Double.NaN);
+        o.addProperty("session_seconds", session);
+        o.addProperty("share_of_session", session > 0 ? evalSeconds / session : Double.NaN);
         summary.add("periodic_evaluation", o);
         List<Boolean> w = monitor.warnings();
         JsonObject m = new JsonObject();
@@ -283,9 +323,9 @@ public final class RunWatch implements AutoCloseable {
         return xs.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
-    /** The held-out grid's rows: source, instruction, base, current, target for the first eight tasks. */
+    /** The held-out grid's rows: source, instruction, base, current, target for the first {@value Trainer#PICTURE_ROWS} tasks. */
     static List<Pictures.Row> gridRows(dev.editr1.data.EditDataset data, Evaluator.Result base, Evaluator.Result current) {
-        int s = data.resolution(), per = 3 * s * s, rows = Math.min(8, data.heldOut().size());
+        int s = data.resolution(), per = 3 * s * s, rows = Math.min(Trainer.PICTURE_ROWS, data.heldOut().size());
         List<Pictures.Row> r = new ArrayList<>();
         for (int i = 0; i < rows; i++) {
             EditItem task = data.heldOut().get(i);

@@ -23,14 +23,15 @@ import dev.editr1.data.ImageFormat;
  * written by their labels ({@link Choices}).
  */
 public final class TrainConfig {
-    /** The policy-optimization objective (a strategy of the one trainer). */
-    public enum ObjectiveKind { NFT }
+    /** The policy-optimization objective (a strategy of the one trainer): DiffusionNFT, or the Flow-GRPO baseline. */
+    public enum ObjectiveKind { NFT, GRPO }
 
     // ---- run
     public long seed = 1;
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int checkpointEvery = 60;
+    public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
     public String device = "auto";       // auto | cpu | cuda | cuda:N
     public Backend.Impl impl = Backend.Impl.NATIVE;
@@ -39,6 +40,10 @@ public final class TrainConfig {
     public ModelKind model = ModelKind.BUILTIN;
     public String weights = "";          // "" = the model's default (the built-in model's embedded base)
     public DType baseDtype = DType.F32;  // the frozen base's dtype (and the activations'); LoRA and AdamW stay f32
+    public int resolution = 0;           // image side for models that take any (0: the model's default; FLUX.1-Kontext: 512)
+    public double guidance = 2.5;        // FLUX.1-Kontext's distilled guidance scale (its pipeline's default)
+    public int textTokens = 512;         // the cached prompt embeddings' length (T5: 512; Edit-R1 uses 128)
+    public String conditionCache = "";   // frozen text encoders' outputs ("": DATA/conditioning/MODEL)
 
     // ---- memory
     public int microBatch = 0;           // kept samples per loss/backward pass (0: all at once)
@@ -65,7 +70,7 @@ public final class TrainConfig {
     public double advClipMax = 5.0;      // c
     public double filterStd = 0.05;
     public double filterMean = 0.9;
-    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text)
+    public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
     public boolean ban = false;
     public double banStd = 0.05;         // ban a prompt when its group's std < banStd …
     public double banMean = 0.9;         // … and mean > banMean
@@ -77,6 +82,12 @@ public final class TrainConfig {
     public NftForm lossForm = NftForm.X0;
     public double timestepFraction = 0.99;
 
+    // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
+    public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
+    public double grpoClipRange = 1e-4;  // ε: the ratio is clipped to [1 − ε, 1 + ε]
+    public double grpoKlWeight = 0.04;   // β of the KL term to the reference (adapters off)
+    public int grpoEmaInterval = 8;      // the evaluation EMA moves after every 8th optimizer step (Flow-GRPO's EMA)
+
     // ---- optimizer and policies (SPEC §7)
     public double lr = 3e-4;
     public double beta1 = 0.9, beta2 = 0.999, weightDecay = 1e-4, eps = 1e-8;
@@ -85,6 +96,14 @@ public final class TrainConfig {
     public double evalEmaMax = 0.9;
     public int loraRank = 32;
     public double loraAlpha = 64;
+
+    // ---- many ranks (torchrun's RANK, WORLD_SIZE, … or train --nproc N); none of these changes the math
+    public double distTimeoutSeconds = 30;          // a collective waits this long for a live rank to arrive (raise it
+                                                    // when ranks may drift apart by more, e.g. a slow HTTP judge)
+    public double distStoreTimeoutSeconds = 30;     // joining: the store must answer and every rank arrive within this
+    public double distHeartbeatTimeoutSeconds = 10; // a rank silent this long is dead (frozen, or its machine is gone)
+    public double distBucketMB = 25;                // gradient all-reduce bucket (PyTorch DDP's default)
+    public int distChecksumEvery = 10;              // compare a checksum of the adapters across ranks every K optimizer steps
 
     // ---- judge: "simulated" or an OpenAI-compatible base URL (http://HOST:PORT/v1)
     public String judge = "simulated";
@@ -120,9 +139,19 @@ public final class TrainConfig {
             }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (resolution < 0) p.add("resolution must be >= 0 (0: the model's default; got " + resolution + ")");
+        if (textTokens < 1) p.add("textTokens must be >= 1 (got " + textTokens + ")");
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
         if (conditionCacheItems < 1) p.add("conditionCacheItems must be >= 1 (got " + conditionCacheItems + ")");
         if (checkpointEvery < 1) p.add("checkpointEvery must be >= 1 (got " + checkpointEvery + ")");
+        if (!(wallSeconds >= 0) || Double.isInfinite(wallSeconds))
+            p.add("wallSeconds must be >= 0 (0: no wall-clock budget; got " + wallSeconds + ")");
+        if (!(sdeNoiseLevel > 0) || Double.isInfinite(sdeNoiseLevel)) p.add("sdeNoiseLevel must be > 0 (got " + sdeNoiseLevel + ")");
+        if (!(grpoClipRange >= 0) || Double.isInfinite(grpoClipRange)) p.add("grpoClipRange must be >= 0 (got " + grpoClipRange + ")");
+        if (!(grpoKlWeight >= 0) || Double.isInfinite(grpoKlWeight)) p.add("grpoKlWeight must be >= 0 (got " + grpoKlWeight + ")");
+        if (grpoEmaInterval < 1) p.add("grpoEmaInterval must be >= 1 (got " + grpoEmaInterval + ")");
+        if (objective == ObjectiveKind.GRPO && cfgScale > 1)
+            p.add("objective grpo trains without classifier-free guidance: cfgScale must be 1 (got " + cfgScale + ")");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");
@@ -156,6 +185,12 @@ public final class TrainConfig {
         if (!(monitorDriftRise > 0)) p.add("monitorDriftRise must be > 0 (got " + monitorDriftRise + ")");
         if (!(monitorSpreadDrop > 0 && monitorSpreadDrop < 1)) p.add("monitorSpreadDrop must be in (0, 1) (got " + monitorSpreadDrop + ")");
         if (!(monitorMassDrop > 0)) p.add("monitorMassDrop must be > 0 (got " + monitorMassDrop + ")");
+        if (!(distTimeoutSeconds > 0)) p.add("distTimeoutSeconds must be > 0 (got " + distTimeoutSeconds + ")");
+        if (!(distStoreTimeoutSeconds > 0)) p.add("distStoreTimeoutSeconds must be > 0 (got " + distStoreTimeoutSeconds + ")");
+        if (!(distHeartbeatTimeoutSeconds >= 0.5))
+            p.add("distHeartbeatTimeoutSeconds must be >= 0.5 (got " + distHeartbeatTimeoutSeconds + ")");
+        if (!(distBucketMB > 0)) p.add("distBucketMB must be > 0 (got " + distBucketMB + ")");
+        if (distChecksumEvery < 1) p.add("distChecksumEvery must be >= 1 (got " + distChecksumEvery + ")");
         if (device != null)
             try {
                 Backend.DeviceSpec.parse(device);

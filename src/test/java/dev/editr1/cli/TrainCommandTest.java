@@ -38,13 +38,15 @@ class TrainCommandTest {
                 {new String[] {"--set", "lr=-0.001"}, "lr must be a positive number"},
                 {new String[] {"--set", "sigmaPreset=flux9"}, "unknown sigmaPreset 'flux9' (sd3, kontext, qwen)"},
                 {new String[] {"--set", "nosuchfield=3"}, "no config field 'nosuchfield'"},
-                {new String[] {"--set", "filterMode=xor"}, "unknown filterMode 'xor' (or, and)"},
+                {new String[] {"--set", "filterMode=xor"}, "unknown filterMode 'xor' (or, and, off)"},
                 {new String[] {"--set", "solver=rk4"}, "unknown solver 'rk4' (euler, dpm2m)"},
                 {new String[] {"--set", "epochs=many"}, "'many' is not an integer"},
                 {new String[] {"--device", "tpu"}, "unknown device 'tpu' (auto, cpu, cuda or cuda:N)"},
-                {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin)"},
+                {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin, flux-kontext"},
                 {new String[] {"--data", tmp.resolve("no-such-dataset").toString()}, "does not exist"},
                 {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
+                {new String[] {"--nproc", "0"}, "--nproc must be >= 1 (got 0)"},
+                {new String[] {"--set", "distHeartbeatTimeoutSeconds=0.1"}, "distHeartbeatTimeoutSeconds must be >= 0.5"},
         };
         int i = 0;
         for (Object[] c : cases) {

@@ -71,7 +71,7 @@ class ContractTest {
         }
 
         @Override
-        public Conditioning condition(EditItem item, Tensor sourceLatents) {
+        public Conditioning condition(EditItem item, String sourceDigest, Tensor sourceLatents) {
             Map<String, Tensor> m = new LinkedHashMap<>();
             m.put("source", sourceLatents);
             return new Conditioning(m);
@@ -90,6 +90,11 @@ class ContractTest {
         }
 
         @Override public Device device() { return device; }
+
+        @Override
+        public MemoryProfile memoryProfile() {
+            return new MemoryProfile(base.count(), 9, 1, 324, 6, 3, 3, 972);
+        }
 
         @Override
         public void to(Device d, DType dt) {

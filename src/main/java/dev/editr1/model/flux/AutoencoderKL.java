@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 
 import dev.editr1.model.Layers;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.model.ParamStore;
 
 /**
@@ -120,14 +121,21 @@ public final class AutoencoderKL {
      */
     public Posterior encode(Tensor x) {
         List<Integer> ch = cfg.blockOutChannels();
-        Tensor h = conv(x, "encoder.conv_in", 1, 1);
+        Tensor h = step(null, () -> conv(x, "encoder.conv_in", 1, 1));
         for (int i = 0; i < ch.size(); i++) {
             String p = "encoder.down_blocks." + i;
-            for (int j = 0; j < cfg.layersPerBlock(); j++) h = resnet(h, p + ".resnets." + j);
-            if (i != ch.size() - 1) // Downsample2D(padding=0): F.pad(0, 1, 0, 1) then conv 3×3 stride 2
-                h = conv(torch.constant_pad_nd(h, new long[] {0, 1, 0, 1}, new Scalar(0.0)), p + ".downsamplers.0.conv", 2, 0);
+            for (int j = 0; j < cfg.layersPerBlock(); j++) {
+                final String r = p + ".resnets." + j;
+                final Tensor in = h;
+                h = step(in, () -> resnet(in, r));
+            }
+            if (i != ch.size() - 1) { // Downsample2D(padding=0): F.pad(0, 1, 0, 1) then conv 3×3 stride 2
+                final Tensor in = h;
+                h = step(in, () -> conv(torch.constant_pad_nd(in, new long[] {0, 1, 0, 1}, new Scalar(0.0)), p + ".downsamplers.0.conv", 2, 0));
+            }
         }
-        h = midBlock(h, "encoder.mid_block");
+        final Tensor mid = h;
+        h = step(mid, () -> midBlock(mid, "encoder.mid_block"));
         h = conv(torch.silu(groupNorm(h, "encoder.conv_norm_out")), "encoder.conv_out", 1, 1);
         if (cfg.useQuantConv()) h = conv(h, "quant_conv", 1, 0);
         long lc = cfg.latentChannels();
@@ -146,19 +154,35 @@ public final class AutoencoderKL {
      */
     public Tensor decode(Tensor z) {
         List<Integer> ch = cfg.blockOutChannels();
-        if (cfg.usePostQuantConv()) z = conv(z, "post_quant_conv", 1, 0);
-        Tensor h = conv(z, "decoder.conv_in", 1, 1);
-        h = midBlock(h, "decoder.mid_block");
+        final Tensor zq = cfg.usePostQuantConv() ? conv(z, "post_quant_conv", 1, 0) : z;
+        Tensor h = step(null, () -> conv(zq, "decoder.conv_in", 1, 1));
+        final Tensor mid = h;
+        h = step(mid, () -> midBlock(mid, "decoder.mid_block"));
         for (int i = 0; i < ch.size(); i++) {
             String p = "decoder.up_blocks." + i;
-            for (int j = 0; j < cfg.layersPerBlock() + 1; j++) h = resnet(h, p + ".resnets." + j);
+            for (int j = 0; j < cfg.layersPerBlock() + 1; j++) {
+                final String r = p + ".resnets." + j;
+                final Tensor in = h;
+                h = step(in, () -> resnet(in, r));
+            }
             if (i != ch.size() - 1) { // Upsample2D: nearest ×2 then conv 3×3
-                Tensor up = torch.upsample_nearest2d(h, new long[] {2 * h.size(2), 2 * h.size(3)},
-                        new DoubleOptional(2.0), new DoubleOptional(2.0));
-                h = conv(up, p + ".upsamplers.0.conv", 1, 1);
+                final Tensor in = h;
+                h = step(in, () -> conv(torch.upsample_nearest2d(in, new long[] {2 * in.size(2), 2 * in.size(3)},
+                        new DoubleOptional(2.0), new DoubleOptional(2.0)), p + ".upsamplers.0.conv", 1, 1));
             }
         }
         return conv(torch.silu(groupNorm(h, "decoder.conv_norm_out")), "decoder.conv_out", 1, 1);
+    }
+
+    /**
+     * One stage in its own scope: its intermediates (a ResNet block at full resolution holds several
+     * B × C × H × W tensors) die with it, and its input is released once it has run. The VAE runs
+     * without a graph here (sources are encoded once, rollouts decoded for the judge).
+     */
+    private static Tensor step(Tensor input, java.util.function.Supplier<Tensor> stage) {
+        Tensor out = Scopes.keep(stage);
+        if (input != null) Scopes.release(input);
+        return out;
     }
 
     /** The pipeline's image → latents: (mean − shift_factor) · scaling_factor. */

@@ -5,9 +5,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -16,6 +18,8 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
+import dev.editr1.kernels.NativeMemory;
+import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Layers;
 import dev.editr1.model.LoraAdapter;
@@ -166,6 +170,69 @@ public final class FluxTransformer {
      */
     public Tensor forward(Tensor hidden, Tensor encoderHidden, Tensor pooled, Tensor timestep, Tensor imgIds,
                           Tensor txtIds, Tensor guidance, LoraAdapter lora, Map<String, Tensor> trace) {
+        if (trace != null) {   // every intermediate kept for the caller: no scopes
+            Stem s = stem(hidden, encoderHidden, pooled, timestep, imgIds, txtIds, guidance, lora, trace);
+            Tensor c = s.c(), h = s.h();
+            for (int i = 0; i < cfg.numLayers(); i++) {
+                Tensor[] ch = doubleBlock("transformer_blocks." + i, c, h, s.tembAct(), s.rope(), lora);
+                c = ch[0];
+                h = ch[1];
+                put(trace, "transformer_blocks." + i + ".0", c);
+                put(trace, "transformer_blocks." + i + ".1", h);
+            }
+            long l = c.size(1), n = h.size(1);
+            if (cfg.numSingleLayers() > 0) {
+                Tensor x = torch.cat(new TensorVector(c, h), 1);
+                for (int i = 0; i < cfg.numSingleLayers(); i++) {
+                    x = singleBlock("single_transformer_blocks." + i, x, s.tembAct(), s.rope(), lora);
+                    put(trace, "single_transformer_blocks." + i + ".0", x.narrow(1, 0, l));
+                    put(trace, "single_transformer_blocks." + i + ".1", x.narrow(1, l, n));
+                }
+                h = x.narrow(1, l, n);
+            }
+            return head(h, s, lora, trace);
+        }
+        // each block in its own scope that keeps only its outputs; a block's inputs are released once
+        // it has run (without a graph they die then; with one, autograd keeps what backward needs)
+        Stem s = Scopes.keep(() -> stem(hidden, encoderHidden, pooled, timestep, imgIds, txtIds, guidance, lora, null), Stem::tensors);
+        Tensor h = blocks(s, lora);
+        return head(h, s, lora, null);
+    }
+
+    /** The blocks of a scoped forward: double-stream, then single-stream; returns the image stream [B, N, D]. */
+    private Tensor blocks(Stem s, LoraAdapter lora) {
+        Tensor c = s.c(), h = s.h();
+        for (int i = 0; i < cfg.numLayers(); i++) {
+            final String p = "transformer_blocks." + i;
+            final Tensor ci = c, hi = h;
+            Tensor[] ch = Scopes.keep(() -> doubleBlock(p, ci, hi, s.tembAct(), s.rope(), lora), r -> r);
+            Scopes.release(ci, hi);
+            c = ch[0];
+            h = ch[1];
+        }
+        if (cfg.numSingleLayers() == 0) return h;
+        long l = c.size(1), n = h.size(1);
+        final Tensor c0 = c, h0 = h;
+        Tensor x = Scopes.keep(() -> torch.cat(new TensorVector(c0, h0), 1));
+        Scopes.release(c0, h0);
+        for (int i = 0; i < cfg.numSingleLayers(); i++) {
+            final String p = "single_transformer_blocks." + i;
+            final Tensor xi = x;
+            x = Scopes.keep(() -> singleBlock(p, xi, s.tembAct(), s.rope(), lora));
+            Scopes.release(xi);
+        }
+        return x.narrow(1, l, n);
+    }
+
+    /** The streams after the embedders, silu(temb) and the RoPE tables: what every block reads. */
+    record Stem(Tensor c, Tensor h, Tensor tembAct, Rope rope) {
+        Tensor[] tensors() {
+            return new Tensor[] {c, h, tembAct, rope.cos, rope.sin, rope.cosB, rope.sinSignedB};
+        }
+    }
+
+    private Stem stem(Tensor hidden, Tensor encoderHidden, Tensor pooled, Tensor timestep, Tensor imgIds, Tensor txtIds,
+                      Tensor guidance, LoraAdapter lora, Map<String, Tensor> trace) {
         if (imgIds.dim() == 3) imgIds = imgIds.select(0, 0);
         if (txtIds.dim() == 3) txtIds = txtIds.select(0, 0);
         long b = hidden.size(0), n = hidden.size(1), l = encoderHidden.size(1);
@@ -200,31 +267,123 @@ public final class FluxTransformer {
         Rope rope = ropeTables(torch.cat(new TensorVector(txtIds, imgIds), 0), cfg.axesDimsRope(), h.device());
         put(trace, "rope.0", rope.cos);
         put(trace, "rope.1", rope.sin);
-
         // Every adaLN module applies SiLU to temb before its Linear; computed once here.
-        Tensor tembAct = torch.silu(temb);
-        for (int i = 0; i < cfg.numLayers(); i++) {
-            Tensor[] ch = doubleBlock("transformer_blocks." + i, c, h, tembAct, rope, lora);
-            c = ch[0];
-            h = ch[1];
-            put(trace, "transformer_blocks." + i + ".0", c);
-            put(trace, "transformer_blocks." + i + ".1", h);
-        }
-        if (cfg.numSingleLayers() > 0) {
-            // diffusers concatenates and splits in every single block; the joint stream is kept here instead
-            Tensor x = torch.cat(new TensorVector(c, h), 1);                          // [B, L+N, D]
-            for (int i = 0; i < cfg.numSingleLayers(); i++) {
-                x = singleBlock("single_transformer_blocks." + i, x, tembAct, rope, lora);
-                put(trace, "single_transformer_blocks." + i + ".0", x.narrow(1, 0, l));
-                put(trace, "single_transformer_blocks." + i + ".1", x.narrow(1, l, n));
+        return new Stem(c, h, torch.silu(temb), rope);
+    }
+
+    /** norm_out (AdaLayerNormContinuous: linear(silu(temb)) → (scale, shift), in that order) and proj_out. */
+    private Tensor head(Tensor h, Stem s, LoraAdapter lora, Map<String, Tensor> trace) {
+        TensorVector so = lin("norm_out.linear", s.tembAct().to(h.scalar_type().intern()), lora).chunk(2, 1);
+        Tensor normed = modulate(layerNorm(h), so.get(1), so.get(0));
+        put(trace, "norm_out", normed);
+        return lin("proj_out", normed, lora);
+    }
+
+    /**
+     * The forward with per-block gradient checkpointing, and its backward. The forward runs without
+     * a graph, keeping each block's inputs (double-stream: the text and image streams; single-stream:
+     * the joint stream); backward recomputes the blocks one at a time from the last, backs the
+     * incoming gradient through each into the adapter, and hands the gradients of its inputs to the
+     * block before. Memory: one stored input per block plus one block's graph, instead of every
+     * block's; cost: one extra forward of the blocks. The adapter must target blocks only (Edit-R1's
+     * targets do): the embedders and the output layers run without a graph, except the output
+     * layers' own (small) one.
+     *
+     * @return the output [B, N, out] (as {@link #forward}) and the backward that takes its gradient
+     */
+    public dev.editr1.model.EditingModel.TrainingForward forwardCheckpointed(Tensor hidden, Tensor encoderHidden, Tensor pooled,
+            Tensor timestep, Tensor imgIds, Tensor txtIds, Tensor guidance, LoraAdapter lora) {
+        if (lora != null)
+            for (String k : lora.params.asMap().keySet())
+                if (!k.startsWith("transformer_blocks.") && !k.startsWith("single_transformer_blocks."))
+                    throw new IllegalArgumentException("gradient checkpointing needs LoRA on the blocks only; the adapter targets "
+                            + k.substring(0, k.indexOf(".lora_")));
+        int nd = cfg.numLayers(), ns = cfg.numSingleLayers();
+        Tensor[][] doubleIn = new Tensor[nd][];
+        Tensor[] singleIn = new Tensor[ns];
+        Stem s;
+        Tensor hLast;
+        long l = encoderHidden.size(1), n = hidden.size(1);
+        try (NoGradGuard g = new NoGradGuard()) {
+            s = Scopes.keep(() -> stem(hidden, encoderHidden, pooled, timestep, imgIds, txtIds, guidance, lora, null), Stem::tensors);
+            Tensor c = s.c(), h = s.h();
+            for (int i = 0; i < nd; i++) {
+                doubleIn[i] = new Tensor[] {c, h};
+                final String p = "transformer_blocks." + i;
+                final Tensor ci = c, hi = h;
+                Tensor[] ch = Scopes.keep(() -> doubleBlock(p, ci, hi, s.tembAct(), s.rope(), lora), r -> r);
+                c = ch[0];
+                h = ch[1];
             }
-            h = x.narrow(1, l, n);
+            hLast = h;
+            if (ns > 0) {
+                final Tensor c0 = c, h0 = h;
+                Tensor x = Scopes.keep(() -> torch.cat(new TensorVector(c0, h0), 1));
+                for (int i = 0; i < ns; i++) {
+                    singleIn[i] = x;
+                    final String p = "single_transformer_blocks." + i;
+                    final Tensor xi = x;
+                    x = Scopes.keep(() -> singleBlock(p, xi, s.tembAct(), s.rope(), lora));
+                }
+                hLast = x.narrow(1, l, n);
+            }
         }
-        // AdaLayerNormContinuous: linear(silu(temb).to(x.dtype)) → (scale, shift), in that order
-        TensorVector so = lin("norm_out.linear", tembAct.to(dt), lora).chunk(2, 1);
-        h = modulate(layerNorm(h), so.get(1), so.get(0));
-        put(trace, "norm_out", h);
-        return lin("proj_out", h, lora);
+        Tensor leaf = hLast.detach().set_requires_grad(true);
+        Tensor out = head(leaf, s, lora, null);
+        return new dev.editr1.model.EditingModel.TrainingForward(out, grad -> {
+            backward(new Tensor[] {out}, new Tensor[] {grad});
+            Tensor gh = leaf.grad().detach(), gc = null;
+            List<Tensor> owned = new ArrayList<>();   // gradients kept past their block's scope
+            if (ns > 0) {
+                Tensor gx = torch.cat(new TensorVector(torch.zeros_like(s.c()), gh), 1);
+                for (int i = ns - 1; i >= 0; i--) {
+                    final String p = "single_transformer_blocks." + i;
+                    Tensor next;
+                    try (PointerScope scope = new PointerScope()) {
+                        Tensor in = singleIn[i].detach().set_requires_grad(true);
+                        Tensor o = Scopes.keep(() -> singleBlock(p, in, s.tembAct(), s.rope(), lora));
+                        NativeMemory.mark();
+                        backward(new Tensor[] {o}, new Tensor[] {gx});
+                        next = in.grad().detach();   // grad() is a view of `in`'s field: a handle of our own
+                        next.retainReference();
+                    }
+                    owned.add(next);
+                    gx = next;
+                }
+                gc = gx.narrow(1, 0, l);
+                gh = gx.narrow(1, l, n);
+            }
+            for (int i = nd - 1; i >= 0; i--) {
+                final String p = "transformer_blocks." + i;
+                boolean needInput = i > 0;   // the embedders are frozen: block 0's inputs need no gradient
+                Tensor gcNext = null, ghNext = null;
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor ci = doubleIn[i][0].detach().set_requires_grad(needInput), hi = doubleIn[i][1].detach().set_requires_grad(needInput);
+                    Tensor[] o = Scopes.keep(() -> doubleBlock(p, ci, hi, s.tembAct(), s.rope(), lora), r -> r);
+                    NativeMemory.mark();
+                    if (gc == null) backward(new Tensor[] {o[1]}, new Tensor[] {gh});   // no single blocks: the text stream's output is unused
+                    else backward(o, new Tensor[] {gc, gh});
+                    if (needInput) {
+                        gcNext = ci.grad().detach();
+                        ghNext = hi.grad().detach();
+                        gcNext.retainReference();
+                        ghNext.retainReference();
+                    }
+                }
+                if (gcNext != null) {
+                    owned.add(gcNext);
+                    owned.add(ghNext);
+                }
+                gc = gcNext;
+                gh = ghNext;
+            }
+            for (Tensor t : owned) t.releaseReference();
+        });
+    }
+
+    private static void backward(Tensor[] outputs, Tensor[] grads) {
+        torch.backward(new TensorVector(outputs), new TensorVector(grads), new org.bytedeco.pytorch.BoolOptional(), false,
+                new TensorVector());
     }
 
     // ---- blocks ---------------------------------------------------------------------------------
@@ -365,7 +524,7 @@ public final class FluxTransformer {
      */
     static final class Rope {
         final Tensor cos, sin;
-        private final Tensor cosB, sinSignedB; // [S, 1, hd]: broadcast over batch and heads, never materialized per head
+        final Tensor cosB, sinSignedB; // [S, 1, hd]: broadcast over batch and heads, never materialized per head
 
         Rope(Tensor cos, Tensor sin) {
             this.cos = cos;

@@ -13,6 +13,7 @@ import java.util.TreeSet;
 
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,6 +44,11 @@ class FluxTransformerTest {
 
         long targetTokens() {
             return in("x_t").size(1);
+        }
+
+        dev.editr1.model.EditingModel.TrainingForward checkpointed(LoraAdapter lora) {
+            return model.forwardCheckpointed(in("hidden_states"), in("encoder_hidden_states"), in("pooled_projections"),
+                    in("timestep"), in("img_ids"), in("txt_ids"), in("guidance"), lora);
         }
     }
 
@@ -129,6 +135,28 @@ class FluxTransformerTest {
         double diff = 0;
         for (int i = 0; i < base.length; i++) diff = Math.max(diff, Math.abs(base[i] - withLora[i]));
         assertTrue(diff > 100 * ATOL, "LoRA changes the output (max change " + diff + ")");
+    }
+
+    /** Per-block gradient checkpointing gives diffusers' LoRA gradients too (recompute in backward). */
+    @ParameterizedTest
+    @ValueSource(strings = {"flux_tiny_1", "flux_tiny_2"})
+    void checkpointedGradientsMatchDiffusers(String name) {
+        Case c = load(name);
+        ParamStore ps = new ParamStore();
+        for (Map.Entry<String, Tensor> e : c.io().entrySet())
+            if (e.getKey().startsWith("lora/") && e.getKey().endsWith(".weight"))
+                ps.put(e.getKey().substring(5), e.getValue().clone());
+        LoraAdapter lora = LoraAdapter.of(RANK, ALPHA, ps);
+        ps.requireGrad(true);
+        dev.editr1.model.EditingModel.TrainingForward f = c.checkpointed(lora);
+        FluxGolden.assertClose(name + " checkpointed out/lora_output", f.velocity(), c.io().get("out/lora_output"), ATOL, 0);
+        // d loss / d out for loss = sum(out[:, :target] * loss_weight): the weight on the target tokens, 0 elsewhere
+        Tensor grad = torch.zeros_like(f.velocity());
+        grad.narrow(1, 0, c.targetTokens()).copy_(c.io().get("lora/loss_weight"));
+        f.backward().accept(grad);
+        for (Map.Entry<String, Tensor> e : ps.asMap().entrySet())
+            FluxGolden.assertRelToMax(name + " checkpointed grad/" + e.getKey(), e.getValue().grad(), c.io().get("grad/" + e.getKey()),
+                    GRAD_REL);
     }
 
     @Test
