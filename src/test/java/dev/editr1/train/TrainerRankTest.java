@@ -84,6 +84,7 @@ class TrainerRankTest {
             peerOfRank1[16] = 1;
             Trainer r1 = new Trainer(ctx, RunFolder.forRank(tmp.resolve("r"), 1), quiet, new FakeRank(1, peerOfRank1));
             Trainer r0 = new Trainer(ctx, RunFolder.forRank(tmp.resolve("r"), 0), quiet, new FakeRank(0, new double[0]));
+            for (Trainer t : List.of(one, r1, r0)) t.setUp(false);   // selectSamples asks the objective which samples it trains
             Trainer.EpochPlan all = one.plan(0), p0 = r0.plan(0), p1 = r1.plan(0);
             assertEquals(all.prompts().subList(0, 1), p0.prompts());
             assertEquals(all.prompts().subList(1, 3), p1.prompts());
