@@ -122,6 +122,63 @@ class RunWatchTest {
         assertEquals(960, plot.getWidth());
     }
 
+    /** An epoch's metrics with the given reward and drift (everything else fixed). */
+    static Trainer.EpochMetrics metrics(int epoch, double reward, double drift) {
+        return new Trainer.EpochMetrics(epoch, epoch + 1, reward, 0.1, 0.5, 0.25, 32, 0, 0, 0.7, 1e-4, 0.3, 0.9,
+                Map.of("rollout", 1.0, "total", 2.0), 16, Collective.ReduceStats.NONE, 0, 0, new RunMonitor.Signals(drift, 0.15, 1));
+    }
+
+    /** A held-out result whose scores say when it was made (images: grey canvases, enough for the grid). */
+    static Evaluator.Result heldOut(RunContext ctx, int epochsDone) {
+        int n = ctx.data.heldOut().size(), px = 3 * ctx.data.resolution() * ctx.data.resolution();
+        double[] score = new double[n], quality = new double[n];
+        java.util.Arrays.fill(score, 0.5 + 0.01 * epochsDone);
+        java.util.Arrays.fill(quality, 0.4 + 0.01 * epochsDone);
+        return new Evaluator.Result(score, quality, new float[Math.min(n, Trainer.PICTURE_ROWS) * px]);
+    }
+
+    @Test
+    void everyRankEvaluatesButOnlyTheWritingRankWrites(@TempDir Path tmp) throws Exception {
+        TrainConfig c = small(4);
+        PrintStream quiet = new PrintStream(OutputStream.nullOutputStream());
+        try (RunContext ctx = RunContext.open(c, quiet, TrainerTest.OPS, null)) {
+            for (int rank : new int[] {1, 0}) {
+                Path dir = tmp.resolve("rank" + rank);
+                List<String> calls = new ArrayList<>();
+                List<Map<String, Object>> fields = new ArrayList<>();
+                RunWatch.HeldOutEvaluation ev = (adapter, done) -> {
+                    calls.add(adapter + "@" + done);
+                    return heldOut(ctx, done);
+                };
+                try (RunWatch w = new RunWatch(ctx, RunFolder.forRank(dir, rank), quiet, ev)) {
+                    w.start(0);
+                    // the reward rises from epoch 2 while edits change twice as much of their source: the monitor warns
+                    for (int e = 0; e < 4; e++) {
+                        fields.add(w.epoch(metrics(e, e == 0 ? 0.5 : 0.6, e == 0 ? 0.2 : 0.4)));
+                        w.afterEpoch(e + 1, e + 1 == 4);
+                    }
+                    if (rank == 0) w.finish(heldOut(ctx, 0), heldOut(ctx, 4), 4, dir.resolve("heldout_grid.png"));
+                }
+                assertEquals(List.of("OFF@0", "EMA@2"), calls, "rank " + rank + " takes part in every held-out evaluation");
+                if (rank == 1) {
+                    assertTrue(!Files.exists(dir), "rank 1 writes nothing");
+                    assertTrue(fields.stream().allMatch(Map::isEmpty), "and adds nothing to metrics.jsonl");
+                    continue;
+                }
+                assertEquals("", fields.get(0).get("hacking_warning"));
+                assertTrue(((String) fields.get(1).get("hacking_warning")).contains("more of their source"), fields.get(1).toString());
+                List<JsonObject> held = lines(dir.resolve(RunWatch.HELD_OUT));
+                assertEquals(List.of(0, 2, 4), held.stream().map(o -> o.get("epoch").getAsInt()).toList());
+                assertEquals(0.52f, f32(held.get(1).getAsJsonObject("judge_score").get("mean")));
+                Map<String, Float> sc = scalars(dir);
+                assertEquals(0f, sc.get("00001 monitor/hacking_warning"));
+                assertEquals(1f, sc.get("00002 monitor/hacking_warning"));
+                assertEquals(0.54f, sc.get("00004 heldout/judge_score"));
+                assertNotNull(ImageIO.read(dir.resolve("reward_curve.png").toFile()));
+            }
+        }
+    }
+
     /** A log that throws once it has printed marker: the run stops there as if the process died. */
     static PrintStream crashingAt(String marker) {
         return new PrintStream(new OutputStream() {
