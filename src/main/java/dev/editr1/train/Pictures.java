@@ -129,9 +129,12 @@ public final class Pictures {
     public record Trend(double[] reward, double[] quality, List<RunWatch.HeldOutPoint> heldOut, boolean[] warned, double[] drift,
                         double[] spread, int window, int evalEvery) {}
 
-    private static final Color REWARD = new Color(200, 60, 40), REWARD_RAW = new Color(238, 178, 168),
+    static final Color REWARD = new Color(200, 60, 40), REWARD_RAW = new Color(238, 178, 168),
             QUALITY = new Color(40, 90, 200), QUALITY_RAW = new Color(170, 192, 238), WARN = new Color(255, 226, 186),
-            DRIFT = new Color(150, 80, 170), SPREAD = new Color(40, 150, 110), AXIS = new Color(120, 120, 120);
+            DRIFT = new Color(150, 80, 170), SPREAD = new Color(40, 150, 110), AXIS = new Color(120, 120, 120),
+            HELD_OUT_SCORE = new Color(150, 25, 15), HELD_OUT_QUALITY = new Color(15, 45, 140);
+    /** The trend plot's size and its upper panel (reward and quality): x from LEFT to WIDTH − RIGHT, y from TOP to BOTTOM. */
+    static final int WIDTH = 960, HEIGHT = 640, LEFT = 64, RIGHT = 24, TOP = 58, BOTTOM = 430;
 
     /**
      * reward_curve.png: the judge's reward and true quality per epoch as faint raw points with a
@@ -141,8 +144,8 @@ public final class Pictures {
      * y-axis fits the trends and the CIs (and most raw points), so a rise of a few hundredths shows.
      */
     public static void trend(Path file, Trend t) throws IOException {
-        int w = 960, h = 640, l = 64, r = 24;
-        int top = 58, bottom = 430, mTop = 478, mBottom = 590;
+        int w = WIDTH, h = HEIGHT, l = LEFT, r = RIGHT;
+        int top = TOP, bottom = BOTTOM, mTop = 478, mBottom = 590;
         int n = t.reward().length;
         int xMax = Math.max(1, n);
         for (RunWatch.HeldOutPoint p : t.heldOut()) xMax = Math.max(xMax, p.epoch());
@@ -203,8 +206,8 @@ public final class Pictures {
         // held-out series: CI bars, markers, a thin line through the means
         List<RunWatch.HeldOutPoint> ho = new ArrayList<>(t.heldOut());
         ho.sort((a, b) -> Integer.compare(a.epoch(), b.epoch()));
-        heldOutSeries(g, ho, true, new Color(150, 25, 15), x, y, top, bottom);
-        heldOutSeries(g, ho, false, new Color(15, 45, 140), x, y, top, bottom);
+        heldOutSeries(g, ho, true, HELD_OUT_SCORE, x, y, top, bottom);
+        heldOutSeries(g, ho, false, HELD_OUT_QUALITY, x, y, top, bottom);
 
         // the monitor panel: signals relative to their first window, smoothed
         double[] dr = relative(t.drift(), t.window()), sp = relative(t.spread(), t.window());
@@ -240,8 +243,8 @@ public final class Pictures {
             int lx = l;
             lx = legend(g, lx, 20, REWARD, "reward (judge): trend, raw per epoch");
             lx = legend(g, lx, 20, QUALITY, "true quality: trend, raw");
-            lx = legend(g, lx, 20, new Color(150, 25, 15), "held-out judge score (95% CI)");
-            legend(g, lx, 20, new Color(15, 45, 140), "held-out true quality");
+            lx = legend(g, lx, 20, HELD_OUT_SCORE, "held-out judge score (95% CI)");
+            legend(g, lx, 20, HELD_OUT_QUALITY, "held-out true quality");
             g.setColor(Color.DARK_GRAY);
             String every = t.evalEvery() > 0 ? "held-out every " + t.evalEvery() + " epochs with the EMA adapter (0 = base)"
                     : "held-out: base and final EMA adapter";
