@@ -12,10 +12,10 @@ public final class Judges {
 
     /** Settings of a judge (the API key is named by its environment variable, never stored). */
     public record Spec(String judge, String model, String apiKeyEnv, double timeoutSeconds, int maxInFlight, int retries,
-                       ImageFormat imageFormat, double noise, double exponent, long seed) {}
+                       ImageFormat imageFormat, double noise, double exponent, long seed, JudgeFlaw flaw, double bias) {}
 
     public static Judge create(Spec s, KernelOps ops) {
-        if (s.judge().equals("simulated")) return new SimulatedJudge(ops, s.seed(), s.noise(), s.exponent());
+        if (s.judge().equals("simulated")) return new SimulatedJudge(ops, s.seed(), s.noise(), s.exponent(), s.flaw(), s.bias());
         if (!s.judge().startsWith("http://") && !s.judge().startsWith("https://"))
             throw new IllegalArgumentException("judge must be 'simulated' or an http(s):// base URL, got '" + s.judge() + "'");
         String key = s.apiKeyEnv() == null || s.apiKeyEnv().isEmpty() ? null : System.getenv(s.apiKeyEnv());

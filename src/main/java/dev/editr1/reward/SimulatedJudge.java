@@ -23,12 +23,18 @@ import dev.editr1.world.Quality;
  * fraction), emits logits −(k − 5q)²/(2·0.6²) over the six score tokens
  * "0".."5", and turns them into the reward with the logit-score kernel — exactly as a real MLLM's
  * logits would be. The noise is seeded by (seed, request id), so a run replays bit for bit.
+ *
+ * <p>A biased judge (bias b &gt; 0, for experiments on reward hacking) has a {@link JudgeFlaw}: its
+ * view is q = clamp((1 − b)·q₀^p + b·appeal + N(0, noise²), 0, 1), where the appeal is something the
+ * policy can raise without improving the edit. With b = 0 the view is computed exactly as without a
+ * flaw, so the default judge's rewards do not change by a bit.
  */
 public final class SimulatedJudge implements Judge {
     public static final double LOGIT_WIDTH = 0.6;
     private final KernelOps ops;
     private final long seed;
-    private final double noise, exponent;
+    private final double noise, exponent, bias;
+    private final JudgeFlaw flaw;
     private final ExecutorService pool;
 
     public SimulatedJudge(KernelOps ops, long seed, double noise) {
@@ -36,11 +42,23 @@ public final class SimulatedJudge implements Judge {
     }
 
     public SimulatedJudge(KernelOps ops, long seed, double noise, double exponent) {
+        this(ops, seed, noise, exponent, JudgeFlaw.NONE, 0);
+    }
+
+    /**
+     * @param flaw what a biased judge over-rewards
+     * @param bias b ∈ [0, 1): the flaw's weight in the judge's view (0: an unbiased judge; must be 0 with {@link JudgeFlaw#NONE})
+     */
+    public SimulatedJudge(KernelOps ops, long seed, double noise, double exponent, JudgeFlaw flaw, double bias) {
         if (!(noise >= 0) || !(exponent > 0)) throw new IllegalArgumentException("judge noise must be >= 0 and exponent > 0");
+        if (!(bias >= 0 && bias < 1)) throw new IllegalArgumentException("judge bias must be in [0, 1) (got " + bias + ")");
+        if (flaw == JudgeFlaw.NONE && bias != 0) throw new IllegalArgumentException("a judge bias needs a flaw (judgeFlaw)");
         this.ops = ops;
         this.seed = seed;
         this.noise = noise;
         this.exponent = exponent;
+        this.flaw = flaw;
+        this.bias = bias;
         this.pool = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "editr1-simulated-judge");
             t.setDaemon(true);
@@ -50,6 +68,9 @@ public final class SimulatedJudge implements Judge {
 
     @Override
     public String describe() {
+        if (bias > 0)
+            return "simulated, biased (" + (1 - bias) + "·true quality^" + exponent + " + " + bias + "·" + flaw.name().toLowerCase(java.util.Locale.ROOT)
+                    + " appeal + N(0, " + noise + "²), logits over \"0\"..\"5\")";
         return "simulated (true quality^" + exponent + " + N(0, " + noise + "²), logits over \"0\"..\"5\")";
     }
 
@@ -77,7 +98,9 @@ public final class SimulatedJudge implements Judge {
         SplittableRandom rng = new SplittableRandom(seed ^ (r.id() * 0x9E3779B97F4A7C15L));
         double u = 1 - rng.nextDouble(), v = rng.nextDouble();
         double z = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
-        return Math.min(1, Math.max(0, Math.pow(q0, exponent) + noise * z));
+        if (bias == 0) return Math.min(1, Math.max(0, Math.pow(q0, exponent) + noise * z));
+        double seen = (1 - bias) * Math.pow(q0, exponent) + bias * flaw.appeal(r.edited(), r.source());
+        return Math.min(1, Math.max(0, seen + noise * z));
     }
 
     /** Yes/no logits of a view q: the judge says yes above q = ½, more surely the farther (slope 8). */

@@ -112,6 +112,12 @@ public final class Evaluator {
      */
     static List<JudgeRequest> requests(EditDataset data, List<EditItem> items, float[] images, long idBase, double[] quality,
                                        int offset) {
+        return requests(data, items, images, idBase, quality, null, offset);
+    }
+
+    /** As above, and each image's {@link RunMonitor#drift} from its source, written to drift[offset + i] (drift may be null). */
+    static List<JudgeRequest> requests(EditDataset data, List<EditItem> items, float[] images, long idBase, double[] quality,
+                                       double[] drift, int offset) {
         int per = images.length / Math.max(1, items.size());
         List<JudgeRequest> req = new ArrayList<>(items.size());
         for (int i = 0; i < items.size(); i++) {
@@ -120,6 +126,7 @@ public final class Evaluator {
             System.arraycopy(images, i * per, img, 0, per);
             float[] src = data.source(it), tgt = data.target(it);
             quality[offset + i] = tgt == null ? Double.NaN : Quality.of(img, src, tgt);
+            if (drift != null) drift[offset + i] = RunMonitor.drift(img, src);
             req.add(new JudgeRequest(idBase + i, src, img, it.prompt(), it.requirement(), tgt));
         }
         return req;

@@ -142,8 +142,15 @@ public final class RunFolder {
 
     /** Appends one epoch's line to metrics.jsonl and to timings.jsonl. */
     public void append(Trainer.EpochMetrics m) throws IOException {
+        append(m, Map.of());
+    }
+
+    /** As {@link #append(Trainer.EpochMetrics)}, with more fields at the end of the metrics line (the monitor's verdict). */
+    public void append(Trainer.EpochMetrics m, Map<String, Object> more) throws IOException {
         if (!writes) return;
-        append(file("metrics.jsonl"), gson.toJson(m.metrics()));
+        Map<String, Object> line = new java.util.LinkedHashMap<>(m.metrics());
+        line.putAll(more);
+        append(file("metrics.jsonl"), gson.toJson(line));
         append(file("timings.jsonl"), gson.toJson(m.timings()));
     }
 

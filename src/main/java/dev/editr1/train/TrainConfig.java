@@ -14,6 +14,7 @@ import dev.editr1.kernels.DType;
 import dev.editr1.kernels.NftForm;
 import dev.editr1.model.ModelKind;
 import dev.editr1.model.qwen.QwenImageTransformer;
+import dev.editr1.reward.JudgeFlaw;
 import dev.editr1.data.ImageFormat;
 
 /**
@@ -123,6 +124,17 @@ public final class TrainConfig {
 
     // ---- non-finite steps: a step with a non-finite loss or gradient is skipped; this many in a row stop the run
     public int maxBadSteps = 3;
+    public JudgeFlaw judgeFlaw = JudgeFlaw.NONE;   // simulated, for reward-hacking experiments: what a biased judge over-rewards
+    public double judgeBias = 0;              // simulated: the flaw's weight b in the judge's view, in [0, 1) (0: unbiased)
+
+    // ---- watching a run (RunWatch)
+    public int evalEvery = 100;               // held-out evaluation of the EMA adapter every N epochs (0: only at the end)
+    public boolean tensorboard = true;        // TensorBoard event files in RUN/tensorboard/
+    public int monitorWindow = 50;            // reward-hacking monitor: epochs per window (the first is the baseline)
+    public double monitorRewardRise = 0.02;   // warn only when the reward rose by at least this between the windows …
+    public double monitorDriftRise = 0.5;     // … and drift rose by more than this (relative) …
+    public double monitorSpreadDrop = 0.5;    // … or the within-group reward spread fell by more than this (relative) …
+    public double monitorMassDrop = 0.1;      // … or the judge's score-token mass fell by more than this
 
     /** All problems at once, each naming the setting; empty when the config is usable. */
     public List<String> problems() {
@@ -176,6 +188,14 @@ public final class TrainConfig {
         if (!(maxUnscoredFraction >= 0 && maxUnscoredFraction <= 1))
             p.add("maxUnscoredFraction must be in [0, 1] (got " + maxUnscoredFraction + ")");
         if (maxBadSteps < 1) p.add("maxBadSteps must be >= 1 (got " + maxBadSteps + ")");
+        if (!(judgeBias >= 0 && judgeBias < 1)) p.add("judgeBias must be in [0, 1) (got " + judgeBias + ")");
+        if (judgeBias > 0 && judgeFlaw == JudgeFlaw.NONE) p.add("judgeBias > 0 needs a judgeFlaw (" + Choices.labels(JudgeFlaw.class) + ")");
+        if (judgeBias > 0 && judge != null && !judge.equals("simulated")) p.add("judgeBias applies to the simulated judge only");
+        if (evalEvery < 0) p.add("evalEvery must be >= 0 (0: held-out evaluation only at the end; got " + evalEvery + ")");
+        if (monitorWindow < 1) p.add("monitorWindow must be >= 1 (got " + monitorWindow + ")");
+        if (!(monitorDriftRise > 0)) p.add("monitorDriftRise must be > 0 (got " + monitorDriftRise + ")");
+        if (!(monitorSpreadDrop > 0 && monitorSpreadDrop < 1)) p.add("monitorSpreadDrop must be in (0, 1) (got " + monitorSpreadDrop + ")");
+        if (!(monitorMassDrop > 0)) p.add("monitorMassDrop must be > 0 (got " + monitorMassDrop + ")");
         if (!(distTimeoutSeconds > 0)) p.add("distTimeoutSeconds must be > 0 (got " + distTimeoutSeconds + ")");
         if (!(distStoreTimeoutSeconds > 0)) p.add("distStoreTimeoutSeconds must be > 0 (got " + distStoreTimeoutSeconds + ")");
         if (!(distHeartbeatTimeoutSeconds >= 0.5))
@@ -208,7 +228,7 @@ public final class TrainConfig {
 
     public dev.editr1.reward.Judges.Spec judgeSpec() {
         return new dev.editr1.reward.Judges.Spec(judge, judgeModel, judgeApiKeyEnv, judgeTimeoutSeconds, judgeMaxInFlight,
-                judgeRetries, judgeImageFormat, judgeNoise, judgeExponent, judgeSeed(seed));
+                judgeRetries, judgeImageFormat, judgeNoise, judgeExponent, judgeSeed(seed), judgeFlaw, judgeBias);
     }
 
     /**

@@ -75,6 +75,7 @@ public final class Trainer {
     private AdamW optimizer;
     private Objective objective;
     private Rollouts rollouts;
+    private RunWatch watch;
     private final Set<String> banned = new HashSet<>();
     private int startEpoch;
     private double elapsedBefore;
@@ -123,6 +124,10 @@ public final class Trainer {
         model.attachLora(lora);
         optimizer = new AdamW(lora.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
         rollouts = ctx.rollouts();
+        watch = new RunWatch(ctx, folder, log, (adapter, epochsDone) -> {
+            collective.phase("evaluate", epochsDone - 1);
+            return evaluate(new Evaluator(ctx, ctx.judge(), cfg.seed), adapter);
+        });
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
@@ -203,8 +208,12 @@ public final class Trainer {
         return new EpochPlan(epoch, List.copyOf(mine), samples, epoch * TRAIN_ID_STRIDE + first, first, List.copyOf(all));
     }
 
-    /** Rollouts per chunk, the judge's pending verdicts, and each sample's true quality (NaN without a target). */
-    record Rollout(List<Trajectory> parts, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double seconds) {
+    /**
+     * Rollouts per chunk, the judge's pending verdicts, each sample's true quality (NaN without a
+     * target) and its drift from the source ({@link RunMonitor#drift}).
+     */
+    record Rollout(List<Trajectory> parts, List<CompletableFuture<List<Judgement>>> verdicts, double[] quality, double[] drift,
+                   double seconds) {
         Trajectory all() {
             return Trajectory.cat(parts);
         }
@@ -218,7 +227,7 @@ public final class Trainer {
         int n = plan.samples().size(), s = ctx.data.resolution();
         List<Trajectory> parts = new ArrayList<>();
         List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
-        double[] quality = new double[n];
+        double[] quality = new double[n], drift = new double[n];
         long t0 = System.nanoTime();
         for (int start = 0; start < n; start += cfg.rolloutBatch) {
             final int first = start;
@@ -231,25 +240,26 @@ public final class Trainer {
                 }
                 float[] images = Tensors.toFloats(model.codec().decode(x.x0()));
                 assert images.length == chunk.size() * 3 * s * s;
-                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, first)));
+                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, drift, first)));
                 return x;
             }, Trajectory::tensors);
             parts.add(tr);
         }
-        return new Rollout(parts, pending, quality, (System.nanoTime() - t0) / 1e9);
+        return new Rollout(parts, pending, quality, drift, (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The epoch's rewards (NaN = unscored), judgements with little mass on the score tokens, and failures. */
-    record Rewards(double[] rewards, int lowMass, List<String> failures, double seconds) {}
+    /** The epoch's rewards and score-token masses (NaN = unscored), judgements with little mass on the score tokens, and failures. */
+    record Rewards(double[] rewards, double[] mass, int lowMass, List<String> failures, double seconds) {}
 
     Rewards collectRewards(EpochPlan plan, Rollout ro) {
         long t0 = System.nanoTime();
-        double[] rewards = new double[plan.samples().size()];
+        double[] rewards = new double[plan.samples().size()], mass = new double[rewards.length];
         int k = 0, lowMass = 0;
         List<String> failures = new ArrayList<>();
         try (Nvtx.Range r = Nvtx.range("train.judge_wait")) {
             for (CompletableFuture<List<Judgement>> f : ro.verdicts())
                 for (Judgement jd : f.join()) {
+                    mass[k] = jd.scored() ? jd.mass() : Double.NaN;
                     rewards[k++] = jd.scored() ? jd.score() : Double.NaN;
                     if (!jd.scored()) failures.add(jd.failure());
                     else if (jd.mass() < cfg.judgeMassWarning) lowMass++;
@@ -261,35 +271,43 @@ public final class Trainer {
         if (!failures.isEmpty())
             log.printf(Locale.ROOT, "warning: epoch %d: %d samples unscored (excluded from their groups), e.g. %s%n",
                     plan.epoch() + 1, failures.size(), failures.get(0));
-        return new Rewards(rewards, lowMass, failures, (System.nanoTime() - t0) / 1e9);
+        return new Rewards(rewards, mass, lowMass, failures, (System.nanoTime() - t0) / 1e9);
     }
 
     /**
      * The group statistics of the gathered epoch, this rank's kept samples (local indices) with their
-     * r and A, how many samples every rank kept together (V), and the epoch's rewards, true qualities
-     * and low-mass count over every rank (for the metrics).
+     * r and A, how many samples every rank kept together (V), and the epoch's rewards, true
+     * qualities, drifts, score-token masses and low-mass count over every rank (for the metrics and
+     * the reward-hacking monitor).
      */
     record Selection(GroupStats stats, int[] kept, float[] r, float[] advantage, int keptEverywhere, double[] rewards,
-                     double[] quality, int lowMass, double gatherSeconds, double seconds) {}
+                     double[] quality, double[] drift, double[] mass, int lowMass, double gatherSeconds, double seconds) {}
+
+    /** Per-sample series gathered with the rewards, in the order of {@link #selectSamples}'s one gather. */
+    private static final int GATHERED_SERIES = 4;   // rewards, true quality, drift, score-token mass
 
     Selection selectSamples(EpochPlan plan, Rollout ro, Rewards rw) {
         long t0 = System.nanoTime();
-        // one gather: each rank's [rewards | true qualities | low-mass count], concatenated in rank order
-        int n = rw.rewards().length;
-        double[] local = java.util.Arrays.copyOf(rw.rewards(), 2 * n + 1);
+        // one gather: each rank's [rewards | true qualities | drifts | masses | low-mass count], concatenated in rank order
+        int n = rw.rewards().length, k4 = GATHERED_SERIES;
+        double[] local = java.util.Arrays.copyOf(rw.rewards(), k4 * n + 1);
         System.arraycopy(ro.quality(), 0, local, n, n);
-        local[2 * n] = rw.lowMass();
+        System.arraycopy(ro.drift(), 0, local, 2 * n, n);
+        System.arraycopy(rw.mass(), 0, local, 3 * n, n);
+        local[k4 * n] = rw.lowMass();
         double[][] parts = collective.gather(local);
         double gatherSeconds = (System.nanoTime() - t0) / 1e9;
         int total = 0, lowMass = 0;
-        for (double[] p : parts) total += (p.length - 1) / 2;
-        double[] gathered = new double[total], quality = new double[total];
+        for (double[] p : parts) total += (p.length - 1) / k4;
+        double[] gathered = new double[total], quality = new double[total], drift = new double[total], mass = new double[total];
         int k = 0;
         for (double[] p : parts) {
-            int m = (p.length - 1) / 2;
+            int m = (p.length - 1) / k4;
             System.arraycopy(p, 0, gathered, k, m);
             System.arraycopy(p, m, quality, k, m);
-            lowMass += (int) p[2 * m];
+            System.arraycopy(p, 2 * m, drift, k, m);
+            System.arraycopy(p, 3 * m, mass, k, m);
+            lowMass += (int) p[k4 * m];
             k += m;
         }
         List<double[]> groups = new ArrayList<>();
@@ -322,7 +340,7 @@ public final class Trainer {
         }
         int everywhere = 0;   // V: the samples every rank's objective trains on, for the v_r/V weights
         for (int g = 0; g < st.valid.length; g++) if (st.valid[g] && objective.trains(st.advantage[g])) everywhere++;
-        return new Selection(st, idx, r, a, everywhere, gathered, quality, lowMass, gatherSeconds, (System.nanoTime() - t0) / 1e9);
+        return new Selection(st, idx, r, a, everywhere, gathered, quality, drift, mass, lowMass, gatherSeconds, (System.nanoTime() - t0) / 1e9);
     }
 
     /** What one optimizer update did. */
@@ -467,7 +485,8 @@ public final class Trainer {
     public record EpochMetrics(int epoch, long step, double rewardMean, double rewardStd, double trueQuality,
                                double filteredFraction, int validSamples, int unscored, int lowMass, double loss, double kl,
                                double gradNorm, double oldDecay, boolean skippedStep, Map<String, Double> seconds, double samplesPerSecond,
-                               Collective.ReduceStats allReduce, long startTensorBytes, long peakTensorBytes) {
+                               Collective.ReduceStats allReduce, long startTensorBytes, long peakTensorBytes,
+                               RunMonitor.Signals signals) {
         /** The deterministic part, for metrics.jsonl. */
         public Map<String, Object> metrics() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -485,6 +504,7 @@ public final class Trainer {
             m.put("grad_norm", gradNorm);
             m.put("old_decay", oldDecay);
             m.put("skipped_step", skippedStep ? 1 : 0);   // non-finite loss or gradient: the step was not applied
+            signals.into(m);
             return m;
         }
 
@@ -537,7 +557,8 @@ public final class Trainer {
         int n = sel.rewards().length;
         return new EpochMetrics(epoch, optimizer.step(), rm.mean(), rm.n() > 0 ? rm.std() : Double.NaN, q.mean(),
                 sel.stats().filteredFraction(), sel.keptEverywhere(), sel.stats().unscored, sel.lowMass(), up.objective().loss(),
-                up.objective().kl(), up.gradNorm(), up.oldDecay(), up.skipped(), sec, n / total, up.comm(), startBytes, peak);
+                up.objective().kl(), up.gradNorm(), up.oldDecay(), up.skipped(), sec, n / total, up.comm(), startBytes, peak,
+                RunMonitor.Signals.of(sel.drift(), sel.stats(), sel.mass()));
     }
 
     // -------------------------------------------------------------------------------------------
@@ -558,7 +579,15 @@ public final class Trainer {
     private Summary runLocked() throws IOException {
         folder.lock();
         folder.writeConfig(cfg);
+        try (RunWatch w = watch) {
+            w.start(startEpoch);
+            return train();
+        }
+    }
+
+    private Summary train() throws IOException {
         long t0 = System.nanoTime();
+        double evaluatedBefore = watch.evaluationSeconds();   // the base's, before training
         int done = startEpoch;
         boolean outOfTime = cfg.wallSeconds > 0 && elapsedBefore >= cfg.wallSeconds;
         for (int e = startEpoch; e < cfg.epochs && !outOfTime; e++) {
@@ -566,10 +595,11 @@ public final class Trainer {
             try (PointerScope scope = new PointerScope()) {
                 m = epoch(e);
             }
-            folder.append(m);
+            folder.append(m, watch.epoch(m));
             rewardCurve.add(m.rewardMean());
             qualityCurve.add(m.trueQuality());
-            double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9;
+            // training time: periodic held-out evaluations are not training (a wallSeconds budget buys epochs)
+            double elapsed = elapsedBefore + (System.nanoTime() - t0) / 1e9 - (watch.evaluationSeconds() - evaluatedBefore);
             double eta = elapsed / (e + 1) * (cfg.epochs - e - 1);
             done = e + 1;
             outOfTime = cfg.wallSeconds > 0 && elapsed >= cfg.wallSeconds;
@@ -577,7 +607,9 @@ public final class Trainer {
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
                     hms(eta));
-            if (((e + 1) % cfg.checkpointEvery == 0 || e + 1 == cfg.epochs || outOfTime) && folder.writes()) {
+            boolean last = e + 1 == cfg.epochs || outOfTime;
+            watch.afterEpoch(e + 1, last);   // every rank: a periodic held-out evaluation is sharded over the ranks
+            if (((e + 1) % cfg.checkpointEvery == 0 || last) && folder.writes()) {
                 collective.phase("checkpoint", e);
                 folder.checkpoint(lora, optimizer, new RunFolder.TrainerState(e + 1, optimizer.step(), elapsed, banned,
                         rewardCurve, qualityCurve));
@@ -587,7 +619,7 @@ public final class Trainer {
                 log.printf(Locale.ROOT, "wall-clock budget of %s reached after epoch %d%n", hms(cfg.wallSeconds), e + 1);
         }
         if (collective.worldSize() > 1) verifyAdapters(optimizer.step());
-        double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9;
+        double wall = elapsedBefore + (System.nanoTime() - t0) / 1e9 - (watch.evaluationSeconds() - evaluatedBefore);
         return finish(wall, done);
     }
 
@@ -597,7 +629,7 @@ public final class Trainer {
         Evaluator ev = new Evaluator(ctx, ctx.judge(), cfg.seed);
         Evaluator.Result base, trained;
         try (PointerScope scope = new PointerScope()) {
-            base = evaluate(ev, Adapter.OFF);
+            base = watch.base() != null ? watch.base() : evaluate(ev, Adapter.OFF);   // the base's epoch-0 evaluation when there was one
             trained = evaluate(ev, Adapter.EMA);
         }
         Summary s = new Summary(base.scoreCi(), trained.scoreCi(), Evaluator.Interval.diff(base.score(), trained.score()),
@@ -606,7 +638,7 @@ public final class Trainer {
         if (folder.writes()) {
             collective.phase("write", cfg.epochs - 1);
             writeSummary(s);
-            pictures(base, trained);
+            pictures(base, trained, epochs);
             model.exportAdapter(lora.ema, folder.writeFinal(lora));   // and in the model family's own form, where it has one
             printTable(s);
         }
@@ -660,6 +692,7 @@ public final class Trainer {
         o.addProperty("data", ctx.data.describe());
         o.addProperty("device", ctx.backend.describe());
         o.addProperty("judge", ctx.judge().describe());
+        watch.describeInto(o);
         folder.writeJson("summary.json", o);
     }
 
@@ -679,19 +712,9 @@ public final class Trainer {
         return o;
     }
 
-    private void pictures(Evaluator.Result base, Evaluator.Result trained) throws IOException {
-        float[] b = base.images(), t = trained.images();
-        int s = ctx.data.resolution(), per = 3 * s * s, rows = Math.min(PICTURE_ROWS, ctx.data.heldOut().size());
-        List<Pictures.Row> r = new ArrayList<>();
-        for (int i = 0; i < rows; i++) {
-            EditItem task = ctx.data.heldOut().get(i);
-            r.add(new Pictures.Row(ctx.data.source(task), task.prompt(), java.util.Arrays.copyOfRange(b, i * per, (i + 1) * per),
-                    java.util.Arrays.copyOfRange(t, i * per, (i + 1) * per), ctx.data.target(task),
-                    String.format(Locale.ROOT, "judge: base %.2f → trained %.2f", base.score()[i], trained.score()[i])));
-        }
-        Pictures.grid(folder.file("heldout_grid.png"), r, s);
-        Pictures.curve(folder.file("reward_curve.png"), rewardCurve.stream().mapToDouble(Double::doubleValue).toArray(),
-                qualityCurve.stream().mapToDouble(Double::doubleValue).toArray());
+    private void pictures(Evaluator.Result base, Evaluator.Result trained, int epochs) throws IOException {
+        Pictures.grid(folder.file("heldout_grid.png"), RunWatch.gridRows(ctx.data, base, trained), ctx.data.resolution());
+        watch.finish(base, trained, epochs, folder.file("heldout_grid.png"));
     }
 
     private void printTable(Summary s) {

@@ -74,13 +74,17 @@ class TrainerRankTest {
             // group 0 (rank 0's): all 0.95, so std 0 and mean > 0.9 — filtered and banned; groups 1, 2 vary
             double[] g0 = {0.95, 0.95, 0.95, 0.95}, g12 = {0.1, 0.5, 0.9, 0.3, 0.2, 0.4, 0.6, 0.8};
             double[] q0 = {0.9, 0.9, 0.9, 0.9}, q12 = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
-            double[] peerOfRank1 = new double[9];   // rank 0's [rewards | qualities | low mass]
+            double[] d0 = {0.1, 0.1, 0.2, 0.2}, d12 = {0.3, 0.3, 0.3, 0.3, 0.4, 0.4, 0.4, 0.4};   // drift from the source
+            double[] m0 = {1, 1, 0.5, 1}, m12 = {1, 1, 1, 1, 0.9, 0.9, 0.9, 0.9};               // score-token mass
+            double[] peerOfRank1 = new double[17];   // rank 0's [rewards | qualities | drifts | masses | low mass]
             System.arraycopy(g0, 0, peerOfRank1, 0, 4);
             System.arraycopy(q0, 0, peerOfRank1, 4, 4);
-            peerOfRank1[8] = 1;
+            System.arraycopy(d0, 0, peerOfRank1, 8, 4);
+            System.arraycopy(m0, 0, peerOfRank1, 12, 4);
+            peerOfRank1[16] = 1;
             Trainer r1 = new Trainer(ctx, RunFolder.forRank(tmp.resolve("r"), 1), quiet, new FakeRank(1, peerOfRank1));
             Trainer r0 = new Trainer(ctx, RunFolder.forRank(tmp.resolve("r"), 0), quiet, new FakeRank(0, new double[0]));
-            for (Trainer t : List.of(one, r1, r0)) t.setUp(false);   // the objective decides which samples train
+            for (Trainer t : List.of(one, r1, r0)) t.setUp(false);   // selectSamples asks the objective which samples it trains
             Trainer.EpochPlan all = one.plan(0), p0 = r0.plan(0), p1 = r1.plan(0);
             assertEquals(all.prompts().subList(0, 1), p0.prompts());
             assertEquals(all.prompts().subList(1, 3), p1.prompts());
@@ -88,13 +92,17 @@ class TrainerRankTest {
             assertEquals(all.id(4), p1.id(0), "a sample's global id does not depend on the world size");
             assertEquals(all.epochPrompts(), p1.epochPrompts());
 
-            Trainer.Selection s1 = r1.selectSamples(p1, new Trainer.Rollout(List.of(), List.of(), q12, 0),
-                    new Trainer.Rewards(g12, 2, List.of(), 0));
+            Trainer.Selection s1 = r1.selectSamples(p1, new Trainer.Rollout(List.of(), List.of(), q12, d12, 0),
+                    new Trainer.Rewards(g12, m12, 2, List.of(), 0));
             double[] epoch = new double[12];
             System.arraycopy(g0, 0, epoch, 0, 4);
             System.arraycopy(g12, 0, epoch, 4, 8);
-            Trainer.Selection s = one.selectSamples(all, new Trainer.Rollout(List.of(), List.of(), new double[12], 0),
-                    new Trainer.Rewards(epoch, 0, List.of(), 0));
+            Trainer.Selection s = one.selectSamples(all, new Trainer.Rollout(List.of(), List.of(), new double[12], new double[12], 0),
+                    new Trainer.Rewards(epoch, new double[12], 0, List.of(), 0));
+            // the monitor's per-sample signals are the epoch's too, in rank order
+            assertArrayEquals(new double[] {0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3, 0.4, 0.4, 0.4, 0.4}, s1.drift());
+            assertArrayEquals(new double[] {1, 1, 0.5, 1, 1, 1, 1, 1, 0.9, 0.9, 0.9, 0.9}, s1.mass());
+            assertArrayEquals(new double[] {0.9, 0.9, 0.9, 0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}, s1.quality());
             assertArrayEquals(s.stats().advantage, s1.stats().advantage, "the epoch's statistics from the gathered rewards");
             assertArrayEquals(epoch, s1.rewards());
             assertEquals(3, s1.lowMass());
