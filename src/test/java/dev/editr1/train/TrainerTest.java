@@ -73,19 +73,32 @@ class TrainerTest {
                 Files.readString(tmp.resolve("interrupted/metrics.jsonl")));
     }
 
+    /**
+     * A short run must show the rise; and a bf16 base (LoRA, AdamW and the loss in f32) must train
+     * like the f32 one: its held-out gain inside the f32 run's confidence interval.
+     */
     @Test
-    void rewardRisesOnHeldOut(@TempDir Path tmp) throws Exception {
-        TrainConfig c = new TrainConfig();
-        c.device = "cpu";
-        c.epochs = 120;
-        c.heldOutTasks = 64;
-        c.checkpointEvery = 120;
-        c.lr = 1e-3;   // a short run that must show the rise: 120 epochs at the default 3e-4 gain +0.01 [−0.01, 0.03]
-        Trainer.Summary s = run(c, tmp.resolve("run"), false);
-        System.out.println("rewardRisesOnHeldOut: base " + s.baseScore() + ", trained " + s.trainedScore() + ", gain " + s.scoreGain()
-                + "; true quality gain " + s.qualityGain());
-        assertTrue(s.scoreGain().lo() > 0, "judge score gain " + s.scoreGain() + " (base " + s.baseScore() + ", trained "
-                + s.trainedScore() + ")");
-        assertTrue(s.qualityGain().mean() > 0, "true quality gain " + s.qualityGain());
+    void rewardRisesOnHeldOutWithAnF32AndABf16Base(@TempDir Path tmp) throws Exception {
+        Trainer.Summary[] s = new Trainer.Summary[2];
+        for (int i = 0; i < 2; i++) {
+            TrainConfig c = new TrainConfig();
+            c.device = "cpu";
+            c.epochs = 120;
+            c.heldOutTasks = 64;
+            c.checkpointEvery = 120;
+            c.lr = 1e-3;   // 120 epochs at the default 3e-4 gain +0.01 [−0.01, 0.03]
+            c.baseDtype = i == 0 ? dev.editr1.kernels.DType.F32 : dev.editr1.kernels.DType.BF16;
+            s[i] = run(c, tmp.resolve("run" + i), false);
+            System.out.println("rewardRisesOnHeldOut, " + c.baseDtype + " base: base " + s[i].baseScore() + ", trained "
+                    + s[i].trainedScore() + ", gain " + s[i].scoreGain() + "; true quality gain " + s[i].qualityGain());
+        }
+        for (Trainer.Summary x : s) {
+            assertTrue(x.scoreGain().lo() > 0, "judge score gain " + x.scoreGain() + " (base " + x.baseScore() + ", trained "
+                    + x.trainedScore() + ")");
+            assertTrue(x.qualityGain().mean() > 0, "true quality gain " + x.qualityGain());
+        }
+        double bf16 = s[1].scoreGain().mean();
+        assertTrue(bf16 >= s[0].scoreGain().lo() && bf16 <= s[0].scoreGain().hi(), "the bf16 base's gain " + s[1].scoreGain()
+                + " lies outside the f32 run's " + s[0].scoreGain());
     }
 }
