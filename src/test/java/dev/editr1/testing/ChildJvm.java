@@ -28,13 +28,18 @@ public final class ChildJvm {
 
     /** Starts {@code Main args} with extra environment variables and JVM options (no torchrun variables inherited). */
     public static ChildJvm start(Map<String, String> env, List<String> jvm, String... args) throws IOException {
+        return startClass("dev.editr1.cli.Main", env, jvm, args);
+    }
+
+    /** Starts another main class of the test class path. */
+    public static ChildJvm startClass(String mainClass, Map<String, String> env, List<String> jvm, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
         cmd.addAll(JVM);
         cmd.addAll(jvm);
         cmd.add("-cp");
         cmd.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-        cmd.add("dev.editr1.cli.Main");
+        cmd.add(mainClass);
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().keySet().removeIf(k -> k.equals("RANK") || k.equals("WORLD_SIZE") || k.startsWith("TORCHELASTIC_"));

@@ -170,8 +170,13 @@ public final class WeightFolder {
         }
         Tensor out;
         try (NoGradGuard g = new NoGradGuard()) {
-            if (e.numel() > 0 && !torch.isfinite(staging).all().item_bool())
-                throw new IOException(h.file + ": tensor '" + name + "' holds NaN or Inf");
+            boolean finite;
+            // the check's mask is as many bytes as the tensor has elements: freed now, not at the
+            // next GC (32 tensors of a shard would otherwise leave half the weights' size behind)
+            try (org.bytedeco.javacpp.PointerScope check = new org.bytedeco.javacpp.PointerScope()) {
+                finite = e.numel() == 0 || torch.isfinite(staging).all().item_bool();
+            }
+            if (!finite) throw new IOException(h.file + ": tensor '" + name + "' holds NaN or Inf");
             boolean same = Tensors.on(staging, device) && e.dtype() == dtype;
             out = same ? staging : staging.to(device, dtype.scalarType);
         }
