@@ -603,6 +603,10 @@ public final class Trainer {
             double eta = elapsed / (e + 1) * (cfg.epochs - e - 1);
             done = e + 1;
             outOfTime = cfg.wallSeconds > 0 && elapsed >= cfg.wallSeconds;
+            // each rank has its own clock: rank 0's decides, or ranks would stop at different epochs
+            // and the one that trains on would wait in its next collective for peers that left
+            if (cfg.wallSeconds > 0 && collective.worldSize() > 1)
+                outOfTime = Boolean.parseBoolean(collective.broadcast(Boolean.toString(outOfTime)));
             if (folder.writes()) log.printf(Locale.ROOT, "epoch %4d/%d  reward %.3f ± %.3f  quality %.3f  filtered %3.0f%%  loss %.4f  "
                             + "kl %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", e + 1, cfg.epochs, m.rewardMean(), m.rewardStd(),
                     m.trueQuality(), 100 * m.filteredFraction(), m.loss(), m.kl(), m.gradNorm(), m.samplesPerSecond(),
