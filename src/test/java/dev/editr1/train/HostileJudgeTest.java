@@ -43,6 +43,7 @@ class HostileJudgeTest {
         c.judgeApiKeyEnv = "EDITR1_TEST_JUDGE_KEY";
         c.judgeTimeoutSeconds = 1.5;
         c.judgeRetries = 3;
+        c.evalEvery = 0;   // held-out evaluation only after training: every request before it is a training sample's
         return c;
     }
 
