@@ -6,8 +6,6 @@
 #      then CUDA-event timings against a device-to-device copy of equal bytes,
 #   3. torch_compare.py: the same kernels beside PyTorch eager and torch.compile (ctypes).
 # Results go to $OUT (or bench/gpu/out): *.log and *.json; the summary tables are printed last.
-# WITH_PENDING=1 also builds the tree with bench/gpu/pending/*.patch applied (kernel changes that
-# wait for a GPU to check them) and runs the same check and timings on it, in the same session.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=${OUT:-$root/bench/gpu/out}
@@ -44,24 +42,4 @@ PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT_S:-360}" python3 "$root/bench/gpu/to
   | grep -vE "^\s*$|Warning|warn" || status=1
 rm -f "$out/machine.txt"
 
-if [ -n "${WITH_PENDING:-}" ] && ls "$root"/bench/gpu/pending/*.patch >/dev/null 2>&1; then
-  echo "== pending kernel changes (bench/gpu/pending): build, check, time"
-  pend=/tmp/editr1-pending
-  rm -rf "$pend" && mkdir -p "$pend" && cp -r "$root/CMakeLists.txt" "$root/native" "$root/bench" "$pend/"
-  for pf in "$root"/bench/gpu/pending/*.patch; do patch -s -d "$pend" -p1 < "$pf" || { echo "patch $pf failed"; exit 2; }; done
-  if cmake -S "$pend" -B "$pend/build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DEDITR1_CUDA_ARCHITECTURES=90 \
-       -DEDITR1_PTXAS_VERBOSE=ON -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$pend/build/lib" > "$pend/build.log" 2>&1 \
-     && cmake --build "$pend/build" --parallel >> "$pend/build.log" 2>&1; then
-    { python3 "$root/bench/gpu/ptxas_report.py" "$pend/build.log"; "$pend/build/gpu_check" ${GPU_CHECK_ARGS:-}; } \
-      > "$out/pending_gpu_check.log" 2>&1 || status=1
-    grep -E "spills|FAIL|checks," "$out/pending_gpu_check.log" | head -40
-    sed -n '/^Timing/,$p' "$out/pending_gpu_check.log"
-    PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT_S:-360}" python3 "$root/bench/gpu/torch_compare.py" \
-      --lib "$pend/build/lib/libeditr1.so" --deadline-s "${COMPILE_DEADLINE_S:-240}" ${TORCH_ARGS:-} \
-      > "$out/pending_torch_compare.log" 2>&1 || status=1
-    grep -vE "^\s*$|Warning|warn|softmax|Cut an issue|split the reduction" "$out/pending_torch_compare.log"
-  else
-    tail -30 "$pend/build.log"; echo "PENDING BUILD FAILED"; status=1
-  fi
-fi
 exit $status
