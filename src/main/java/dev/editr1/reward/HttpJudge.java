@@ -190,11 +190,7 @@ public final class HttpJudge implements Judge {
         String where = "the judge at " + cfg.baseUrl() + " (model " + cfg.model() + ")";
         HttpResponse<String> resp;
         try {
-            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint)).timeout(cfg.timeout())
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(requestBody(probe, Method.SCORE_LOGIT), StandardCharsets.UTF_8));
-            if (cfg.apiKey() != null && !cfg.apiKey().isEmpty()) b.header("Authorization", "Bearer " + cfg.apiKey());
-            resp = client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            resp = post(requestBody(probe, Method.SCORE_LOGIT));
         } catch (HttpTimeoutException e) {
             throw new IllegalStateException(where + " did not answer a first request within " + cfg.timeout().toMillis()
                     + " ms (judgeTimeout); nothing was trained");
@@ -228,6 +224,15 @@ public final class HttpJudge implements Judge {
                     + "is it a model that returns logprobs, with the digits as single tokens?");
     }
 
+    /** One POST of a chat-completions body, the key (if any) only in the Authorization header. */
+    private HttpResponse<String> post(String body) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint)).timeout(cfg.timeout())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        if (cfg.apiKey() != null && !cfg.apiKey().isEmpty()) b.header("Authorization", "Bearer " + cfg.apiKey());
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
     private Raw rateOne(JudgeRequest r, Method method) {
         String body;
         try {
@@ -242,11 +247,7 @@ public final class HttpJudge implements Judge {
             requests.incrementAndGet();
             long waitMs;
             try {
-                HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(endpoint)).timeout(cfg.timeout())
-                        .header("Content-Type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-                if (cfg.apiKey() != null && !cfg.apiKey().isEmpty()) b.header("Authorization", "Bearer " + cfg.apiKey());
-                HttpResponse<String> resp = client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+                HttpResponse<String> resp = post(body);
                 int status = resp.statusCode();
                 if (status == 200) {
                     try {
