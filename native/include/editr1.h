@@ -77,10 +77,16 @@ EDITR1_API int editr1_cuda_device_count(void);
 EDITR1_API const char* editr1_cuda_error_string(void);
 /** Name and compute capability of a device ("" on error). Thread-safe; static storage per device. */
 EDITR1_API const char* editr1_cuda_device_name(int device);
-/** Threads the CPU path uses (the OpenMP pool shared with libtorch). */
+/** Threads the CPU path uses: editr1's own pool (the caller plus workers), not libtorch's. */
 EDITR1_API int editr1_cpu_threads(void);
-/** Sets the CPU path's thread count for every caller thread (n >= 1; 0 restores the OpenMP default). */
+/** Sets the CPU path's thread count for every caller thread (n >= 1; 0 restores the default: the
+    CPUs this process may run on, within its cgroup CPU quota). */
 EDITR1_API void editr1_set_cpu_threads(int n);
+/** Why the CPU path uses editr1_cpu_threads() threads, in words (thread-local storage). */
+EDITR1_API const char* editr1_cpu_threads_reason(void);
+/** How many times the CPU pool found a worker descheduled and ran the next jobs on the caller
+    alone for a while (native/src/cpu_pool.cpp); stays 0 on a quiet machine. */
+EDITR1_API long long editr1_cpu_pool_backoffs(void);
 /** The instruction set of the CPU build in use, e.g. "x86-64-v3 (AVX2)". */
 EDITR1_API const char* editr1_cpu_isa(void);
 /** 1 if NVTX ranges are compiled in (the CUDA toolkit's NVTX 3 headers were found), else 0. */

@@ -1,16 +1,10 @@
 /*
  * cpu_dispatch.cpp — the extern "C" CPU entry points: validate, pick the ISA build once, run,
- * and turn the kernels' non-finite masks into statuses. Also the thread-count and Philox
- * known-answer helpers.
+ * and turn the kernels' non-finite masks into statuses. Also the Philox known-answer helpers
+ * (the thread count lives with the pool, cpu_pool.cpp).
  */
 #include "internal.h"
 #include "kernel_math.h"
-
-#include <atomic>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace editr1 {
 
@@ -26,19 +20,6 @@ EDITR1_DECLARE_CPU_NS(cpu_base)
 #ifdef EDITR1_HAVE_CPU_AVX2
 EDITR1_DECLARE_CPU_NS(cpu_avx2)
 #endif
-
-namespace {
-std::atomic<int> g_threads{0};
-}
-
-int cpu_threads() {
-    int n = g_threads.load(std::memory_order_relaxed);
-#ifdef _OPENMP
-    return n > 0 ? n : omp_get_max_threads();
-#else
-    return n > 0 ? n : 1;
-#endif
-}
 
 namespace {
 
@@ -110,10 +91,6 @@ int editr1_grpo_loss_cpu(const editr1_grpo_loss_params* p) {
     if (p->nonfinite) *p->nonfinite = mask;
     return nonfinite_status(entry, mask, kGrpoNonfiniteNames, kGrpoNonfiniteCount);
 }
-
-int editr1_cpu_threads(void) { return cpu_threads(); }
-
-void editr1_set_cpu_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
 const char* editr1_cpu_isa(void) { return use_avx2() ? "x86-64-v3 (AVX2)" : "x86-64 (baseline)"; }
 

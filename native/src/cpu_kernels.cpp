@@ -4,8 +4,9 @@
  * Compiled twice (CMake): once for baseline x86-64 and once for x86-64-v3 (AVX2), each into its
  * own namespace (EDITR1_CPU_NS); cpu_dispatch.cpp validates the arguments and picks the widest
  * build the processor runs. Work is split into (row, chunk) items of a fixed size and spread
- * over the OpenMP pool that libtorch also uses; per-row sums are kept per item and added in item
- * order, so results do not depend on the thread count. Loops are written so GCC vectorizes them
+ * over editr1's CPU pool (cpu_pool.cpp: shares that idle threads steal from, so a descheduled
+ * thread delays nobody); per-row sums are kept per item and added in item order, so results do
+ * not depend on the thread count or the schedule. Loops are written so GCC vectorizes them
  * (no calls to libm in hot loops, branch-free finiteness checks).
  *
  * Compiled with -ffp-contract=off: the Philox/Box–Muller normals must match the CUDA path bit
@@ -43,6 +44,13 @@ constexpr int64_t kSumPiece = 256;
 
 /* NFT x0 form: work items per thread in one block of rows whose pass 2 follows its pass 1. */
 constexpr int64_t kNftBlockItems = 8;
+
+/* A per-thread float buffer of at least n elements (the pool's threads live for the process). */
+float* scratch(size_t n) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < n) buf.resize(n);
+    return buf.data();
+}
 
 /* exp(x) for x <= 0 without libm, so the logit-score loop vectorizes: 2^(x·log2 e) with the
    integer part in the exponent bits and a degree-6 polynomial on [−0.5, 0.5] (rel. err ~2e-7). */
@@ -325,17 +333,12 @@ uint32_t flow_step_t(const editr1_flow_step_params& p) {
     const int64_t chunks = ceil_div(p.row_len, chunk);
     const int64_t items = p.rows * chunks;
     std::vector<double> sq((size_t)items, 0.0);
-    uint32_t mask = 0;
-#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask) if (items > 1)
-    {
-        std::vector<float> zbuf(noise == NOISE_PHILOX ? (size_t)chunk : 0);
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; ++it) {
-            const int64_t b = it / chunks, e0 = (it % chunks) * chunk;
-            const int64_t n = e0 + chunk <= p.row_len ? chunk : p.row_len - e0;
-            mask |= item(p, k, b, e0, n, zbuf.data(), &sq[(size_t)it]);
-        }
-    }
+    auto unit = [&](int64_t it) -> uint32_t {
+        const int64_t b = it / chunks, e0 = (it % chunks) * chunk;
+        const int64_t n = e0 + chunk <= p.row_len ? chunk : p.row_len - e0;
+        return item(p, k, b, e0, n, noise == NOISE_PHILOX ? scratch((size_t)chunk) : nullptr, &sq[(size_t)it]);
+    };
+    const uint32_t mask = parallel_units(items, unit);
     if (p.log_prob) {
         const double cn = (double)p.c_noise;
         const double lognorm = log(cn) + 0.5 * log(2.0 * M_PI);
@@ -364,40 +367,35 @@ uint32_t noise_t(const editr1_noise_params& p) {
         }
         if (mask) return mask;
     }
-#pragma omp parallel num_threads(cpu_threads()) reduction(| : mask)
-    {
-        std::vector<float> nbuf((size_t)kChunk);
-#pragma omp for schedule(static)
-        for (int64_t it = 0; it < items; ++it) {
-            const int64_t b = it / chunks, e0 = (it % chunks) * kChunk;
-            const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
-            const int64_t base = b * p.row_len + e0;
-            float* z = nbuf.data();
-            fill_noise(p.seed, p.row_ids ? (uint64_t)p.row_ids[b] : p.row_offset + (uint64_t)b, p.stream, e0, n, z);
-            T* out = (T*)p.out + base;
-            if (!p.x0) {
+    auto unit = [&](int64_t it) -> uint32_t {
+        const int64_t b = it / chunks, e0 = (it % chunks) * kChunk;
+        const int64_t n = e0 + kChunk <= p.row_len ? kChunk : p.row_len - e0;
+        const int64_t base = b * p.row_len + e0;
+        float* z = scratch((size_t)kChunk);
+        fill_noise(p.seed, p.row_ids ? (uint64_t)p.row_ids[b] : p.row_offset + (uint64_t)b, p.stream, e0, n, z);
+        T* out = (T*)p.out + base;
+        if (!p.x0) {
 #pragma omp simd
-                for (int64_t i = 0; i < n; ++i) out[i] = from_float<T>(z[i]);
-                continue;
-            }
-            const T* x0 = (const T*)p.x0 + base;
-            T* eps = p.eps_out ? (T*)p.eps_out + base : nullptr;
-            const float t = p.t[b], s = 1.0f - t;
-            int bad = 0;
-#pragma omp simd reduction(| : bad)
-            for (int64_t i = 0; i < n; ++i) {
-                float x = to_float(x0[i]);
-                bad |= !is_finite(x);
-                out[i] = from_float<T>(s * x + t * z[i]);
-            }
-            if (eps) {
-#pragma omp simd
-                for (int64_t i = 0; i < n; ++i) eps[i] = from_float<T>(z[i]);
-            }
-            if (bad) mask |= EDITR1_NOISE_NF_X0;
+            for (int64_t i = 0; i < n; ++i) out[i] = from_float<T>(z[i]);
+            return 0u;
         }
-    }
-    return mask;
+        const T* x0 = (const T*)p.x0 + base;
+        T* eps = p.eps_out ? (T*)p.eps_out + base : nullptr;
+        const float t = p.t[b], s = 1.0f - t;
+        int bad = 0;
+#pragma omp simd reduction(| : bad)
+        for (int64_t i = 0; i < n; ++i) {
+            float x = to_float(x0[i]);
+            bad |= !is_finite(x);
+            out[i] = from_float<T>(s * x + t * z[i]);
+        }
+        if (eps) {
+#pragma omp simd
+            for (int64_t i = 0; i < n; ++i) eps[i] = from_float<T>(z[i]);
+        }
+        return bad ? (uint32_t)EDITR1_NOISE_NF_X0 : 0u;
+    };
+    return parallel_units(items, unit);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -557,25 +555,22 @@ uint32_t nft_loss_t(const editr1_nft_loss_params& p) {
     }
     // The x0 form's gradient needs its row's sums, hence a second pass over the inputs. Rows are
     // taken in blocks of about kNftBlockItems items per thread (0.5 MB of f32 inputs each), and a
-    // block's pass 2 follows its pass 1 with the same static item→thread mapping, so pass 2 reads
-    // what this core read a moment ago from its own cache instead of from DRAM.
+    // block's pass 2 follows its pass 1 with the same unit→thread shares (cpu_pool.cpp), so on a
+    // quiet machine pass 2 reads what this core read a moment ago from its own cache.
     const bool two_pass = !velocity && p.grad;
-    const int threads = cpu_threads();
-    const int64_t block_rows = two_pass ? std::max<int64_t>(1, ceil_div(kNftBlockItems * threads, chunks)) : p.rows;
-#pragma omp parallel num_threads(threads) reduction(| : mask)
+    const int64_t block_rows = two_pass ? std::max<int64_t>(1, ceil_div(kNftBlockItems * cpu_threads(), chunks)) : p.rows;
     for (int64_t r0 = 0; r0 < p.rows; r0 += block_rows) {
-        const int64_t r1 = std::min(p.rows, r0 + block_rows);
-#pragma omp for schedule(static)
-        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+        const int64_t r1 = std::min(p.rows, r0 + block_rows), first = r0 * chunks;
+        auto pass1 = [&](int64_t u) -> uint32_t {
             int64_t b, e0, n;
+            const int64_t it = first + u;
             item_range(it, b, e0, n);
             const NftRow q{p.t[b], p.r[b], (float)p.beta, p.target_is_xt != 0, velocity};
             const NftRowOut& ro = rows[(size_t)b];
-            mask |= nft_pass1<T>(p, q, b * p.row_len + e0, n, &sums[(size_t)it * NFT_NSUMS], ro.g_pos, ro.g_neg,
-                                 ro.g_kl);
-        }
+            return nft_pass1<T>(p, q, b * p.row_len + e0, n, &sums[(size_t)it * NFT_NSUMS], ro.g_pos, ro.g_neg, ro.g_kl);
+        };
+        mask |= parallel_units((r1 - r0) * chunks, pass1);
         if (!two_pass) continue;
-#pragma omp for schedule(static)
         for (int64_t b = r0; b < r1; ++b) {
             double s[NFT_NSUMS];
             row_sums(b, s);
@@ -583,14 +578,15 @@ uint32_t nft_loss_t(const editr1_nft_loss_params& p) {
                                              p.lambda, p.floor, false, p.v_ref != nullptr);
         }
         // (a non-finite input makes this pass write non-finite gradients; the call then fails)
-#pragma omp for schedule(static) nowait
-        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+        auto pass2 = [&](int64_t u) -> uint32_t {
             int64_t b, e0, n;
-            item_range(it, b, e0, n);
+            item_range(first + u, b, e0, n);
             const NftRow q{p.t[b], p.r[b], (float)p.beta, p.target_is_xt != 0, false};
             const NftRowOut& ro = rows[(size_t)b];
             nft_pass2<T>(p, q, b * p.row_len + e0, n, ro.g_pos, ro.g_neg, ro.g_kl);
-        }
+            return 0u;
+        };
+        parallel_units((r1 - r0) * chunks, pass2);
     }
     if (mask) return mask;
 
@@ -714,33 +710,31 @@ uint32_t grpo_loss_t(const editr1_grpo_loss_params& p) {
     // right after its pass 1 with the same static item→thread mapping, so pass 2 re-reads the
     // inputs from this core's cache.
     const bool want_grad = p.grad != nullptr;
-    const int threads = cpu_threads();
-    const int64_t block_rows = want_grad ? std::max<int64_t>(1, ceil_div(kNftBlockItems * threads, chunks)) : p.rows;
-#pragma omp parallel num_threads(threads) reduction(| : mask)
+    const int64_t block_rows = want_grad ? std::max<int64_t>(1, ceil_div(kNftBlockItems * cpu_threads(), chunks)) : p.rows;
     for (int64_t r0 = 0; r0 < p.rows; r0 += block_rows) {
-        const int64_t r1 = std::min(p.rows, r0 + block_rows);
-#pragma omp for schedule(static)
-        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+        const int64_t r1 = std::min(p.rows, r0 + block_rows), first = r0 * chunks;
+        auto pass1 = [&](int64_t u) -> uint32_t {
             int64_t b, e0, n;
+            const int64_t it = first + u;
             item_range(it, b, e0, n);
             const int64_t base = b * p.row_len + e0;
             double* s = &sums[(size_t)it * GRPO_NSUMS];
-            mask |= ref ? grpo_pass1_t<T, true>(p, step, base, n, s) : grpo_pass1_t<T, false>(p, step, base, n, s);
-        }
+            return ref ? grpo_pass1_t<T, true>(p, step, base, n, s) : grpo_pass1_t<T, false>(p, step, base, n, s);
+        };
+        mask |= parallel_units((r1 - r0) * chunks, pass1);
         if (!want_grad) continue;
-        // (the implicit barrier above: the block's sums are complete)
-#pragma omp for schedule(static)
+        // (pass 1 of the block has returned: its sums are complete)
         for (int64_t b = r0; b < r1; ++b) rows[(size_t)b] = finish(b);
         // (a non-finite input makes this pass write non-finite gradients; the call then fails)
-#pragma omp for schedule(static) nowait
-        for (int64_t it = r0 * chunks; it < r1 * chunks; ++it) {
+        auto pass2 = [&](int64_t u) -> uint32_t {
             int64_t b, e0, n;
-            item_range(it, b, e0, n);
+            item_range(first + u, b, e0, n);
             const GrpoRowOut& ro = rows[(size_t)b];
             const int64_t base = b * p.row_len + e0;
-            mask |= ref ? grpo_pass2_t<T, true>(p, step, base, n, ro.g_lp, ro.g_kl)
-                        : grpo_pass2_t<T, false>(p, step, base, n, ro.g_lp, ro.g_kl);
-        }
+            return ref ? grpo_pass2_t<T, true>(p, step, base, n, ro.g_lp, ro.g_kl)
+                       : grpo_pass2_t<T, false>(p, step, base, n, ro.g_lp, ro.g_kl);
+        };
+        mask |= parallel_units((r1 - r0) * chunks, pass2);
     }
     if (mask & ~EDITR1_GRPO_NF_OUTPUT) return mask;
 
@@ -796,14 +790,14 @@ uint32_t logit_score_t(const editr1_logit_score_params& p) {
     const int64_t splits = ceil_div(p.vocab, kScoreSplit);
     const int64_t items = p.rows * splits;
     std::vector<SoftmaxAcc> part((size_t)items);
-    int bad = 0;
-#pragma omp parallel for num_threads(cpu_threads()) schedule(static) reduction(| : bad)
-    for (int64_t it = 0; it < items; ++it) {
+    auto unit = [&](int64_t it) -> uint32_t {
         const int64_t b = it / splits, v0 = (it % splits) * kScoreSplit;
         const int64_t n = v0 + kScoreSplit <= p.vocab ? kScoreSplit : p.vocab - v0;
+        int bad = 0;
         part[(size_t)it] = score_split<T>((const T*)p.logits + b * p.row_stride + v0, n, bad);
-    }
-    if (bad) return EDITR1_SCORE_NF_LOGITS;
+        return bad ? (uint32_t)EDITR1_SCORE_NF_LOGITS : 0u;
+    };
+    if (parallel_units(items, unit)) return EDITR1_SCORE_NF_LOGITS;
     const int K = p.num_tokens;
     for (int64_t b = 0; b < p.rows; ++b) {
         SoftmaxAcc all{-INFINITY, 0.0f};

@@ -1,7 +1,7 @@
 /*
  * internal.h — what the CPU and CUDA launchers share besides the per-element math:
  * argument validation (one function per kernel, used by both paths before any work), the
- * thread-local error message, and the fixed partitions of rows into chunks.
+ * thread-local error message, the fixed partitions of rows into chunks and the CPU thread pool.
  */
 #ifndef EDITR1_INTERNAL_H
 #define EDITR1_INTERNAL_H
@@ -57,8 +57,26 @@ int64_t cuda_nft_chunks(int64_t row_len, int32_t dtype);
 int64_t cuda_score_splits(int64_t vocab);
 int64_t cuda_grpo_chunks(int64_t row_len);
 
-/** Threads for the CPU path's parallel regions (editr1_set_cpu_threads, else the OpenMP default). */
+/** Threads for the CPU path (editr1_set_cpu_threads, else the CPUs this process may use; cpu_pool.cpp). */
 int cpu_threads();
+
+/** One unit of CPU work: returns the non-finite mask bits it found. */
+using UnitFn = uint32_t (*)(void* ctx, int64_t unit);
+
+/**
+ * Runs fn(ctx, u) for every u in [0, units) on the calling thread and up to cpu_threads() − 1
+ * pool workers, and returns the OR of the masks. Each thread starts on its own contiguous share
+ * (a static schedule's) and then takes single units from the others' shares, so a descheduled
+ * thread delays nobody; units may run in any order and on any thread (cpu_pool.cpp says why).
+ * Concurrent callers are safe: a caller that finds the pool busy runs its units alone.
+ */
+uint32_t run_units(int64_t units, UnitFn fn, void* ctx);
+
+/** run_units with a callable: f(int64_t unit) -> uint32_t mask. */
+template <class F>
+uint32_t parallel_units(int64_t units, F& f) {
+    return run_units(units, [](void* c, int64_t u) -> uint32_t { return (*static_cast<F*>(c))(u); }, &f);
+}
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

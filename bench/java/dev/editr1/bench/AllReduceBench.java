@@ -61,7 +61,7 @@ public final class AllReduceBench {
             System.exit(Launcher.run(ranks, AllReduceBench.class.getName(), List.of(args), 15, System.out, System.err));
             return;
         }
-        Backend.setCpuThreads(threads);   // as a training rank runs (one libtorch thread by default)
+        Backend.setCpuThreads(threads, threads);   // as a training rank runs (one libtorch thread by default)
         C10dCollective c = C10dCollective.open(env, new C10dCollective.Settings(120, 60, 10, (long) (bucketMb * (1 << 20))),
                 Tensors.cpu(), new PrintStream(new ByteArrayOutputStream()), System.err);
         int w = env.worldSize();

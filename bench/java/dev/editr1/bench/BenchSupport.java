@@ -11,9 +11,11 @@ import java.util.SplittableRandom;
 import org.bytedeco.pytorch.Tensor;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 
 import dev.editr1.kernels.DType;
 import dev.editr1.kernels.KernelOps;
@@ -48,6 +50,70 @@ public final class BenchSupport {
         @Setup(Level.Iteration)
         public void reset() {
             bytes = 0;
+        }
+    }
+
+    /**
+     * Competing load, started and stopped by the benchmark itself so anyone can reproduce a loaded
+     * run: {@code -p load=none} (default), {@code busy} (one busy process, the condition of
+     * bench/RESULTS.md's "kernels under load") or {@code busyN} (N of them). Each is a shell spinning
+     * in user space for the whole trial (warm-up included); it checks every ~50 ms that the JMH
+     * fork that started it is alive, so a killed fork leaves nothing behind.
+     */
+    @State(Scope.Benchmark)
+    public static class Load {
+        @Param({"none"})
+        public String load;
+
+        /** The CPU kernels' threads (editr1_set_cpu_threads; 0: the library's default). */
+        @Param({"0"})
+        public int kernelThreads;
+
+        private final java.util.List<Process> procs = new java.util.ArrayList<>();
+        private Thread hook;
+
+        static int processes(String load) {
+            if (load.equals("none")) return 0;
+            if (load.equals("busy")) return 1;
+            if (load.startsWith("busy")) return Integer.parseInt(load.substring(4));
+            throw new IllegalArgumentException("load must be none, busy or busyN, got " + load);
+        }
+
+        @Setup(Level.Trial)
+        public void start() throws IOException {
+            dev.editr1.kernels.Editr1Native.editr1_set_cpu_threads(kernelThreads);
+            int n = processes(load);
+            // setsid: its own session (and scheduler autogroup), like a job started from another terminal
+            String spin = "p=" + ProcessHandle.current().pid() + "; while :; do i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; kill -0 $p 2>/dev/null || exit 0; done";
+            for (int i = 0; i < n; i++)
+                procs.add(new ProcessBuilder("setsid", "sh", "-c", spin).redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start());
+            if (n > 0) {
+                hook = new Thread(this::stop);
+                Runtime.getRuntime().addShutdownHook(hook);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void stop() {
+            if (Thread.currentThread() != hook)
+                System.out.println("\nCPU pool: " + dev.editr1.kernels.Editr1Native.editr1_cpu_threads() + " threads, "
+                        + dev.editr1.kernels.Editr1Native.editr1_cpu_pool_backoffs() + " back-offs this fork (load " + load + ")");
+            for (Process p : procs) p.destroyForcibly();
+            for (Process p : procs)
+                try {
+                    p.waitFor();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            procs.clear();
+            if (hook != null && Thread.currentThread() != hook)
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException e) {
+                    // shutting down already
+                }
+            hook = null;
         }
     }
 

@@ -114,7 +114,7 @@ public class FlowStepBench {
     }
 
     @Benchmark
-    public void step(BenchSupport.Traffic traffic, Blackhole bh) {
+    public void step(BenchSupport.Traffic traffic, BenchSupport.Load load, Blackhole bh) {
         if (jx != null) {
             bh.consume(JavaLoops.flowStep(params, rows, jx, jvc, jvu, jm1, checked));
             traffic.bytes += bytes;

@@ -72,7 +72,7 @@ public class GrpoLossBench {
     }
 
     @Benchmark
-    public void lossAndGradient(BenchSupport.Traffic traffic, Blackhole bh) {
+    public void lossAndGradient(BenchSupport.Traffic traffic, BenchSupport.Load load, Blackhole bh) {
         try (PointerScope scope = new PointerScope()) {
             Tensor g = ops.grpoLoss(config, in, true).grad();
             bh.consume(g);

@@ -70,7 +70,7 @@ public class LogitScoreBench {
     }
 
     @Benchmark
-    public void score(BenchSupport.Traffic traffic, Blackhole bh) {
+    public void score(BenchSupport.Traffic traffic, BenchSupport.Load load, Blackhole bh) {
         if (jLogits != null) {
             JavaLoops.logitScore(jLogits, jScore.length, ScoreTokens.QWEN_DIGITS, jScore, jMass);
             bh.consume(jScore);

@@ -63,7 +63,7 @@ public class NftLossBench {
     }
 
     @Benchmark
-    public void lossAndGradient(BenchSupport.Traffic traffic, Blackhole bh) {
+    public void lossAndGradient(BenchSupport.Traffic traffic, BenchSupport.Load load, Blackhole bh) {
         try (PointerScope scope = new PointerScope()) {
             Tensor g = ops.nftLoss(NftLossConfig.DEFAULTS, in, true).grad();
             bh.consume(g);

@@ -63,7 +63,7 @@ public class NoiseBench {
     }
 
     @Benchmark
-    public void draw(BenchSupport.Traffic traffic, Blackhole bh) {
+    public void draw(BenchSupport.Traffic traffic, BenchSupport.Load load, Blackhole bh) {
         NoiseKey key = new NoiseKey(7, 0, (int) (counter++ & 0xffff));
         try (PointerScope scope = new PointerScope()) {
             if (op.equals("noise")) bh.consume(ops.noise(key, dt, Tensors.cpu(), s));

@@ -34,8 +34,10 @@ final class DoctorCommand implements Callable<Integer> {
             }
         }
         row("libtorch CUDA", p.torchCuda ? "available" : "not available");
-        row("CPU", Runtime.getRuntime().availableProcessors() + " processors; kernels: " + p.cpuThreads
-                + " threads, " + p.cpuIsa + "; libtorch: " + p.torchThreads + " threads");
+        row("CPU", Runtime.getRuntime().availableProcessors() + " processors, " + p.cpuIsa + "; libtorch: " + p.torchThreads
+                + " threads (train sets --threads, default 1)");
+        if (p.nativeLoaded)
+            row("CPU kernels", p.cpuThreads + " threads: " + p.cpuThreadsReason + " (train sets --set kernelThreads=N)");
         try {
             Backend b = Backend.resolve(where.device == null ? "auto" : where.device, where.impl == null ? "native" : where.impl, true);
             row("device", b.deviceName() + " — " + b.reason);

@@ -32,7 +32,7 @@ final class RunOptions {
     @Option(names = "--data", description = "a dataset folder in Edit-R1's layout (default: the embedded world)")
     String data;
 
-    @Option(names = "--threads", description = "CPU threads for libtorch and the CPU kernels (default 1)")
+    @Option(names = "--threads", description = "CPU threads for libtorch (default 1); the CPU kernels' own: --set kernelThreads=N")
     Integer threads;
 
     /** The configuration these options describe (not yet validated). */

@@ -167,6 +167,7 @@ final class TrainCommand implements Callable<Integer> {
                             + String.join(", ", diff) + " (every rank must get the same arguments)");
                 lead.device = cfg.device;
                 lead.threads = cfg.threads;
+                lead.kernelThreads = cfg.kernelThreads;
                 cfg = lead;
                 dir = Path.of(shared.substring(0, nl));
             }
@@ -200,12 +201,12 @@ final class TrainCommand implements Callable<Integer> {
         return cfg.device;
     }
 
-    /** The settings in which two configurations differ, besides the per-rank device and threads. */
+    /** The settings in which two configurations differ, besides the per-rank device and thread counts. */
     static List<String> differences(TrainConfig lead, TrainConfig mine) {
         JsonObject a = JsonParser.parseString(lead.toJson()).getAsJsonObject(), b = JsonParser.parseString(mine.toJson()).getAsJsonObject();
         List<String> out = new ArrayList<>();
         for (String k : a.keySet()) {
-            if (k.equals("device") || k.equals("threads")) continue;
+            if (k.equals("device") || k.equals("threads") || k.equals("kernelThreads")) continue;
             if (!a.get(k).equals(b.get(k))) out.add(k + " (rank 0: " + a.get(k) + ", here: " + b.get(k) + ")");
         }
         return out;

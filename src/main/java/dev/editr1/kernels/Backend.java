@@ -79,16 +79,29 @@ public final class Backend {
     }
 
     /**
-     * Threads for CPU work: libtorch's intra-op pool and libeditr1's CPU path (one OpenMP pool).
-     * On small models one thread is fastest: the per-op cost of waking workers exceeds the work.
+     * Threads for CPU work: libtorch's intra-op pool (on small models one thread is fastest: the
+     * per-op cost of waking workers exceeds the work) and libeditr1's own pool for the CPU
+     * kernels (0: its default, the CPUs this process may use; it keeps its speed beside other
+     * busy processes, see native/src/cpu_pool.cpp).
      */
-    public static void setCpuThreads(int n) {
-        if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
-        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+    public static void setCpuThreads(int torchThreads, int kernelThreads) {
+        if (torchThreads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + torchThreads);
+        if (kernelThreads < 0) throw new IllegalArgumentException("kernelThreads must be >= 0, got " + kernelThreads);
+        org.bytedeco.pytorch.global.torch.set_num_threads(torchThreads);
         try {
-            Editr1Native.editr1_set_cpu_threads(n);
+            Editr1Native.editr1_set_cpu_threads(kernelThreads);
         } catch (LinkageError e) {
             // libeditr1 absent: the torch implementation needs no native threads
+        }
+    }
+
+    /** "N threads (why)" for the CPU kernels, or why there are none. */
+    public static String kernelThreadsDescription() {
+        try {
+            int n = Editr1Native.editr1_cpu_threads();
+            return n + " thread" + (n == 1 ? "" : "s") + " (" + Editr1Native.editr1_cpu_threads_reason() + ")";
+        } catch (LinkageError e) {
+            return "none (libeditr1 not loaded)";
         }
     }
 
@@ -144,6 +157,7 @@ public final class Backend {
             p.deviceCount = Editr1Native.editr1_cuda_device_count();
             p.cudaError = p.deviceCount < 0 ? Editr1Native.editr1_cuda_error_string() : "";
             p.cpuThreads = Editr1Native.editr1_cpu_threads();
+            p.cpuThreadsReason = Editr1Native.editr1_cpu_threads_reason();
             p.cpuIsa = Editr1Native.editr1_cpu_isa();
         } catch (Throwable t) { // UnsatisfiedLinkError once, NoClassDefFoundError afterwards
             p.nativeError = t.toString();
@@ -183,6 +197,7 @@ public final class Backend {
         public int deviceCount;
         public String cudaError = "";
         public int cpuThreads;
+        public String cpuThreadsReason = "";
         public String cpuIsa = "";
         public boolean torchCuda;
         public int torchDevices;

@@ -15,8 +15,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  * Use {@link NativeOps} (the Tensor-level façade) instead, which validates shapes, dtypes,
  * devices and contiguity, picks the backend and turns statuses into exceptions.
  *
- * <p>Loading: libtorch is loaded first, so that libeditr1's OpenMP dependency resolves to the
- * libgomp that libtorch ships (one thread pool for both).
+ * <p>Loading: libtorch is loaded first (the JavaCPP presets resolve libstdc++ and friends). The CPU
+ * kernels run on libeditr1's own thread pool, not on libtorch's OpenMP pool.
  */
 @Platform(include = "editr1.h", link = "editr1")
 public final class Editr1Native {
@@ -56,6 +56,8 @@ public final class Editr1Native {
     public static native @Cast("const char*") String editr1_cuda_device_name(int device);
     public static native int editr1_cpu_threads();
     public static native void editr1_set_cpu_threads(int n);
+    public static native @Cast("const char*") String editr1_cpu_threads_reason();
+    public static native long editr1_cpu_pool_backoffs();
     public static native @Cast("const char*") String editr1_cpu_isa();
     public static native @Cast("size_t") long editr1_dtype_size(int dtype);
     public static native long editr1_heap_bytes_in_use();

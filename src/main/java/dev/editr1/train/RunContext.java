@@ -73,7 +73,7 @@ public final class RunContext implements AutoCloseable {
     public static RunContext open(TrainConfig config, PrintStream log, KernelOps ops, ModelSource model) throws IOException {
         config.validate();
         Backend backend = Backend.resolve(config.device, config.impl, Backend.checkFiniteSetting());
-        Backend.setCpuThreads(config.threads);
+        Backend.setCpuThreads(config.threads, config.kernelThreads);
         NativeMemory.track(backend.kind == Backend.Kind.CUDA ? backend.deviceIndex : -1);
         EditingModel m = model != null ? model.load(config, backend.device())
                 : config.model.load(config.weights, backend.device(), config.baseDtype, new ModelKind.LoadOptions(config.resolution,
@@ -81,8 +81,8 @@ public final class RunContext implements AutoCloseable {
         EditDataset data = dataset(config, m.resolution(), log);
         m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
-        log.printf(Locale.ROOT, "device: %s; %d CPU thread%s for libtorch and the CPU kernels%n", backend.describe(),
-                config.threads, config.threads == 1 ? "" : "s");
+        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s; CPU kernels %s%n", backend.describe(),
+                config.threads, config.threads == 1 ? "" : "s", Backend.kernelThreadsDescription());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;

@@ -31,6 +31,7 @@ public final class TrainConfig {
     public long seed = 1;
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
+    public int kernelThreads = 0;        // editr1's CPU kernels' threads; 0: the CPUs this process may use (bench/RESULTS.md, kernels under load)
     public int checkpointEvery = 60;
     public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
@@ -147,6 +148,7 @@ public final class TrainConfig {
             }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (kernelThreads < 0) p.add("kernelThreads must be >= 0 (0: the CPUs this process may use; got " + kernelThreads + ")");
         if (resolution < 0) p.add("resolution must be >= 0 (0: the model's default; got " + resolution + ")");
         if (textTokens < 1) p.add("textTokens must be >= 1 (got " + textTokens + ")");
         if (microBatch < 0) p.add("microBatch must be >= 0 (0: all kept samples at once; got " + microBatch + ")");
