@@ -11,6 +11,10 @@
 # summary on stdout (bench/summarize.py).
 #   bench/run.sh            the full suite
 #   bench/run.sh --quick    a subset in under 5 minutes (f32, one shape per kernel, short iterations)
+#   bench/run.sh --load     every kernel family at its realistic size, f32 and bf16, native and
+#                           torch: one JMH run quiet, one with a competing busy process that the
+#                           benchmark starts and stops itself (-p load=busy), 5 forks each
+#                           (~25 minutes; bench/load_summary.py prints the table)
 #   bench/run.sh [JMH args] anything else goes to JMH (e.g. FlowStepBench -p dtype=bf16)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +41,21 @@ if [ "${1:-}" = "--quick" ]; then
   java $jvm -cp "$cp" dev.editr1.bench.AllReduceBench --ranks 2 --mb 0.29,4,16 --reps 5 --json bench/results/quick-allreduce.json \
     | grep -v '\[Gloo\]' | tee bench/results/quick-allreduce.md
   python3 bench/summarize.py bench/results/quick-{kernels,copy,epoch}.json bench/results/quick-epoch.pairs.txt
+elif [ "${1:-}" = "--load" ]; then
+  shift
+  common=(-f "${LOAD_FORKS:-5}" -wi 2 -w 1s -i 2 -r 1s -p impl=native,torch -p dtype=f32,bf16 "$@")
+  families=("FlowStepBench -p shape=12x1024x64 -p step=dpm2m_cfg" "NoiseBench -p shape=12x16x64x64 -p op=forward"
+            "NftLossBench -p shape=12x16x64x64" "GrpoLossBench -p shape=12x16x64x64" "LogitScoreBench -p shape=288x151936")
+  for cond in none busy; do
+    for f in "${families[@]}"; do
+      read -r bench args <<< "$f"
+      # shellcheck disable=SC2086
+      run "load-$cond-$bench" "${common[@]}" -p load=$cond $args "^dev.editr1.bench.$bench\\."
+    done
+    python3 -c 'import json,sys; print(json.dumps(sum((json.load(open(p)) for p in sys.argv[2:]), [])))' \
+      x bench/results/load-$cond-*Bench.json > "bench/results/load-$cond.json"
+  done
+  python3 bench/load_summary.py bench/results/load-none.json bench/results/load-busy.json
 elif [ $# -gt 0 ]; then
   run custom "$@"
   python3 bench/summarize.py bench/results/custom.json
