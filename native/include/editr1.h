@@ -84,9 +84,9 @@ EDITR1_API int editr1_cpu_threads(void);
 EDITR1_API void editr1_set_cpu_threads(int n);
 /** Why the CPU path uses editr1_cpu_threads() threads, in words (thread-local storage). */
 EDITR1_API const char* editr1_cpu_threads_reason(void);
-/** How many times the CPU pool found a worker descheduled and ran the next jobs on the caller
-    alone for a while (native/src/cpu_pool.cpp); stays 0 on a quiet machine. */
-EDITR1_API long long editr1_cpu_pool_backoffs(void);
+/** The CPUs other processes left this one at the CPU pool's last load sample (0: not sampled
+    yet); a job runs on at most this many threads (native/src/cpu_pool.cpp). */
+EDITR1_API int editr1_cpu_pool_spare(void);
 /** The instruction set of the CPU build in use, e.g. "x86-64-v3 (AVX2)". */
 EDITR1_API const char* editr1_cpu_isa(void);
 /** 1 if NVTX ranges are compiled in (the CUDA toolkit's NVTX 3 headers were found), else 0. */

@@ -17,9 +17,9 @@
  *   - loaded, a descheduled worker's units are done by whoever runs, and a worker that wakes up
  *     after the job was finished finds nothing to claim: the caller waits only for units already
  *     claimed, never for a thread to arrive;
- *   - a job whose caller had to wait long for a descheduled worker makes the pool run the next
- *     jobs on the caller alone for a few milliseconds (kLateNanos below: when the machine is
- *     oversubscribed, one thread that keeps its core beats two that wait for each other);
+ *   - a job uses only as many threads as other processes leave CPUs free (kSampleNanos below:
+ *     when the machine is oversubscribed, one thread that keeps its core beats two that take
+ *     turns on it);
  *   - waiting spins for a few tens of microseconds (consecutive jobs of one kernel follow each
  *     other that closely), then sleeps on a futex, so a waiting thread gives its core to the thread
  *     it waits for instead of spinning on it.
@@ -73,18 +73,6 @@ constexpr uint64_t kSeqMask = (1ull << (64 - 2 * kIdxBits)) - 1;
    (a kernel's jobs, and a benchmark's calls, follow each other within microseconds); the caller
    waits this long for the last claimed units. */
 constexpr int64_t kSpinNanos = 50000;
-
-/* Contention: after its own share the caller waited longer than kLateNanos, and for more than a
-   quarter of the job, for units that other threads had claimed. On a quiet machine that wait is a
-   unit's length (microseconds); it is long only when a worker holding a unit was descheduled, and
-   then it lasts until the competing process's time slice ends (milliseconds). A descheduled thread
-   cannot be helped (its unit is half written), so after such a job the caller runs jobs alone for
-   a back-off period (kBackoffMin, doubling to kBackoffMax while jobs keep waiting), then tries the
-   workers again. Quiet, the pool never backs off; loaded, the kernels run at one thread's speed
-   plus whatever the workers add between probes. */
-constexpr int64_t kLateNanos = 200000;
-constexpr int64_t kBackoffMin = 5000000;
-constexpr int64_t kBackoffMax = 160000000;
 
 /* Load from other processes, sampled every kSampleNanos from /proc/stat (the busy time of the CPUs
    this process may run on) minus this process's own CPU time (getrusage). Where other processes
@@ -141,13 +129,10 @@ struct Pool {
     std::atomic<int> parts{1};
     Range range[kMaxParts];
 
-    std::atomic<int64_t> alone_until{0};             // now_ns() before which callers run alone
     std::atomic<int> spare{0};                       // CPUs other processes leave us (0: not sampled yet)
     std::atomic<int64_t> next_sample{0};
     std::mutex sampling;
     int64_t last_busy_ticks = -1, last_self_us = 0, last_wall = 0;   // (under sampling)
-    int64_t backoff = kBackoffMin;                   // (under submit)
-    std::atomic<uint64_t> backoffs{0};               // how often the pool backed off (editr1_cpu_pool_backoffs)
 };
 
 /* Never destroyed: its workers are detached and may sleep in futex_wait at exit. */
@@ -232,12 +217,10 @@ uint32_t run_slice(Pool& P, int parts, int64_t offset, int64_t units, UnitFn fn,
         P.range[i].w.store(pack(seq, (uint64_t)b, (uint64_t)(b + n)), std::memory_order_release);
         b += n;
     }
-    const int64_t t0 = now_ns();
     P.gen.fetch_add(1, std::memory_order_seq_cst);
     if (P.sleepers.load(std::memory_order_seq_cst) > 0) futex(&P.gen, FUTEX_WAKE, INT_MAX);
 
     work(P, 0);
-    const int64_t t_own = now_ns();
     // every unit is claimed; wait for those other threads still run: spin a little, then sleep
     const uint32_t total = (uint32_t)units;
     const int64_t until = now_ns() + kSpinNanos;
@@ -248,14 +231,6 @@ uint32_t run_slice(Pool& P, int parts, int64_t offset, int64_t units, UnitFn fn,
         for (uint32_t d; (d = P.done.load(std::memory_order_seq_cst)) != total;) futex(&P.done, FUTEX_WAIT, d);
         P.caller_sleeping.store(0, std::memory_order_relaxed);
         break;
-    }
-    const int64_t t_end = now_ns(), waited = t_end - t_own;
-    if (waited > kLateNanos && 4 * waited > t_end - t0) {
-        P.alone_until.store(t_end + P.backoff, std::memory_order_relaxed);
-        P.backoff = std::min(2 * P.backoff, kBackoffMax);
-        P.backoffs.fetch_add(1, std::memory_order_relaxed);
-    } else {
-        P.backoff = kBackoffMin;
     }
     return P.mask.load(std::memory_order_relaxed);
 }
@@ -391,8 +366,8 @@ uint32_t run_units(int64_t units, UnitFn fn, void* ctx) {
         if (spare > 0) parts = std::min(parts, spare);
     }
     std::unique_lock<std::mutex> lock(P.submit, std::try_to_lock);
-    if (parts <= 1 || !lock.owns_lock() || now < P.alone_until.load(std::memory_order_relaxed)) {
-        // one thread, one unit, another thread's job on the pool, or backing off: the caller runs alone
+    if (parts <= 1 || !lock.owns_lock()) {
+        // one thread, one unit, or another thread's job on the pool: the caller runs alone
         uint32_t m = 0;
         for (int64_t u = 0; u < units; ++u) m |= fn(ctx, u);
         return m;
@@ -414,7 +389,7 @@ int editr1_cpu_threads(void) { return cpu_threads(); }
 
 void editr1_set_cpu_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
-long long editr1_cpu_pool_backoffs(void) { return (long long)pool().backoffs.load(std::memory_order_relaxed); }
+int editr1_cpu_pool_spare(void) { return pool().spare.load(std::memory_order_relaxed); }
 
 const char* editr1_cpu_threads_reason(void) {
     thread_local std::string why;

@@ -81,7 +81,7 @@ public final class BenchSupport {
 
         @Setup(Level.Trial)
         public void start() throws IOException {
-            dev.editr1.kernels.Editr1Native.editr1_set_cpu_threads(kernelThreads);
+            dev.editr1.kernels.Editr1Native.editr1_set_cpu_threads(kernelThreads);   // (a trainer's RunContext sets it again)
             int n = processes(load);
             // setsid: its own session (and scheduler autogroup), like a job started from another terminal
             String spin = "p=" + ProcessHandle.current().pid() + "; while :; do i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; kill -0 $p 2>/dev/null || exit 0; done";
@@ -98,7 +98,7 @@ public final class BenchSupport {
         public void stop() {
             if (Thread.currentThread() != hook)
                 System.out.println("\nCPU pool: " + dev.editr1.kernels.Editr1Native.editr1_cpu_threads() + " threads, "
-                        + dev.editr1.kernels.Editr1Native.editr1_cpu_pool_backoffs() + " back-offs this fork (load " + load + ")");
+                        + dev.editr1.kernels.Editr1Native.editr1_cpu_pool_spare() + " CPUs spare at the last sample (load " + load + ")");
             for (Process p : procs) p.destroyForcibly();
             for (Process p : procs)
                 try {
@@ -161,8 +161,16 @@ public final class BenchSupport {
 
     /** A trainer of the embedded default (default config and seed, the shipped base, the CPU) on given kernels, in a folder. */
     static EpochRun defaultTrainer(KernelOps ops, Path dir) throws IOException {
+        TrainConfig d = new TrainConfig();
+        return defaultTrainer(ops, dir, d.threads, d.kernelThreads);
+    }
+
+    /** {@link #defaultTrainer(KernelOps, Path)} with libtorch's and the CPU kernels' threads set. */
+    static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads) throws IOException {
         TrainConfig cfg = new TrainConfig();
         cfg.device = "cpu";
+        cfg.threads = threads;
+        cfg.kernelThreads = kernelThreads;
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         RunContext ctx = RunContext.open(cfg, quiet, ops, null);
         Trainer t = new Trainer(ctx, new RunFolder(dir), quiet);

@@ -27,6 +27,9 @@ import org.openjdk.jmh.infra.Blackhole;
  * per-phase seconds and the seconds spent inside the kernels' calls ({@link TimedOps}) go to
  * stderr as JSON lines (timings.jsonl's format) for the summary.
  *
+ * <p>{@code -p load=busy} runs it beside a busy process, {@code -p threads=N -p kernelThreads=M}
+ * with other thread settings (bench/RESULTS.md, "kernels under load": the default's choice).
+ *
  * <p>Each trial starts a fresh trainer with the default seed, so iteration k of the native trial
  * and iteration k of the torch trial run the same epoch (the same prompts and noise): the summary
  * pairs them, since epochs differ in work (the filter keeps a varying number of groups) far more
@@ -42,20 +45,24 @@ public class EpochBench {
     @Param({"native", "torch"})
     public String impl;
 
+    /** libtorch's intra-op threads (TrainConfig.threads); the kernels' come from {@link BenchSupport.Load#kernelThreads}. */
+    @Param({"1"})
+    public int threads;
+
     BenchSupport.EpochRun run;
     TimedOps ops;
     Path dir;
     int epoch;
 
     @Setup(Level.Trial)
-    public void setUp() throws Exception {
+    public void setUp(BenchSupport.Load load) throws Exception {
         dir = Files.createTempDirectory("editr1-epochbench");
         ops = new TimedOps(BenchSupport.ops(impl));
-        run = BenchSupport.defaultTrainer(ops, dir);
+        run = BenchSupport.defaultTrainer(ops, dir, threads, load.kernelThreads);
     }
 
     @Benchmark
-    public void epoch(Blackhole bh) {
+    public void epoch(BenchSupport.Load load, Blackhole bh) {
         try (PointerScope scope = new PointerScope()) {
             bh.consume(BenchSupport.timedEpoch(run.trainer(), ops, epoch++, impl, System.err));
         }
