@@ -87,6 +87,16 @@ EDITR1_API const char* editr1_cpu_threads_reason(void);
 /** The CPUs other processes left this one at the CPU pool's last load sample (0: not sampled
     yet); a job runs on at most this many threads (native/src/cpu_pool.cpp). */
 EDITR1_API int editr1_cpu_pool_spare(void);
+/** The CPUs other processes left this one since the previous call of this function (its own
+    readings, apart from the pool's; 0 at the first call: unknown). The trainer calls it once per
+    epoch for OpenBLAS's thread count. */
+EDITR1_API int editr1_cpu_spare(void);
+/** Threads of the OpenBLAS that libtorch loaded (its matmuls on the CPU), or 0 when none is loaded. */
+EDITR1_API int editr1_blas_threads(void);
+/** Sets OpenBLAS's thread count (n >= 1); returns 0 when no OpenBLAS is loaded. OpenBLAS's threads
+    spin while they wait, so beside a busy process more threads than free CPUs cost several times
+    their speed (bench/RESULTS.md, "kernels under load"). */
+EDITR1_API int editr1_set_blas_threads(int n);
 /** The instruction set of the CPU build in use, e.g. "x86-64-v3 (AVX2)". */
 EDITR1_API const char* editr1_cpu_isa(void);
 /** 1 if NVTX ranges are compiled in (the CUDA toolkit's NVTX 3 headers were found), else 0. */

@@ -32,6 +32,7 @@
  */
 #include "internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -69,14 +70,18 @@ constexpr uint64_t kIdxMask = (1ull << kIdxBits) - 1;
 constexpr int64_t kMaxUnitsPerJob = (int64_t)kIdxMask;
 constexpr uint64_t kSeqMask = (1ull << (64 - 2 * kIdxBits)) - 1;
 
-/* How long a waiting thread spins before it sleeps. A worker waits this long for the next job
-   (a kernel's jobs, and a benchmark's calls, follow each other within microseconds); the caller
-   waits this long for the last claimed units. */
+/* How long a waiting thread spins before it sleeps. The caller waits up to kSpinNanos for the last
+   claimed units; a worker waits up to kWorkerSpinNanos for the next job: a kernel's jobs follow each
+   other within microseconds, and between two calls the caller often spends a few hundred (fresh
+   outputs are page-faulted in); a worker woken from sleep starts tens of microseconds late, its
+   share is stolen, and the second pass of a two-pass kernel then misses this core's cache. Spinning
+   workers yield the core every 64 polls, so a thread that needs it (OpenBLAS, libtorch) gets it. */
 constexpr int64_t kSpinNanos = 50000;
+constexpr int64_t kWorkerSpinNanos = 1000000;
 
 /* Load from other processes, sampled every kSampleNanos from /proc/stat (the busy time of the CPUs
    this process may run on) minus this process's own CPU time (getrusage). Where other processes
-   keep k of our n CPUs busy, jobs run on n − k threads (at least one, rounded): with the Linux
+   keep k of our n CPUs busy (a CPU counts from 0.75 busy), jobs run on n − k threads (at least one): with the Linux
    scheduler's autogroups a busy process of another session gets its fair share whatever our
    thread count, so more threads than the CPUs left only take turns on one core and evict each
    other's cache lines (measured: the NFT loss at 12×16×64×64 under one busy process, 2 threads
@@ -98,14 +103,25 @@ int64_t now_ns() {
 }
 
 /* Spins until *word != old or the spin budget is spent; true if it changed. */
-bool spin_while_equal(const std::atomic<uint32_t>& word, uint32_t old) {
-    const int64_t until = now_ns() + kSpinNanos;
+bool spin_while_equal(const std::atomic<uint32_t>& word, uint32_t old, int64_t budget) {
+    const int64_t until = now_ns() + budget;
     for (int i = 1;; ++i) {
         if (word.load(std::memory_order_acquire) != old) return true;
         EDITR1_CPU_RELAX();
-        if ((i & 63) == 0 && now_ns() > until) return false;
+        if ((i & 63) == 0) {
+            if (now_ns() > until) return false;
+            sched_yield();
+        }
     }
 }
+
+/* The CPUs other processes leave this one, from two readings of /proc/stat and getrusage. */
+struct LoadSampler {
+    std::atomic<int> spare{0};                       // 0: not sampled yet
+    std::atomic<int64_t> next_sample{0};
+    std::mutex sampling;
+    int64_t last_busy_ticks = -1, last_self_us = 0, last_wall = 0;   // (under sampling)
+};
 
 struct alignas(64) Range {
     std::atomic<uint64_t> w{0};
@@ -129,10 +145,7 @@ struct Pool {
     std::atomic<int> parts{1};
     Range range[kMaxParts];
 
-    std::atomic<int> spare{0};                       // CPUs other processes leave us (0: not sampled yet)
-    std::atomic<int64_t> next_sample{0};
-    std::mutex sampling;
-    int64_t last_busy_ticks = -1, last_self_us = 0, last_wall = 0;   // (under sampling)
+    LoadSampler jobs;                                // for the jobs' thread count, every kSampleNanos
 };
 
 /* Never destroyed: its workers are detached and may sleep in futex_wait at exit. */
@@ -183,7 +196,7 @@ void worker_main(int me) {
     for (;;) {
         const uint32_t g = P.gen.load(std::memory_order_acquire);
         work(P, me);
-        if (spin_while_equal(P.gen, g)) continue;
+        if (spin_while_equal(P.gen, g, kWorkerSpinNanos)) continue;
         P.sleepers.fetch_add(1, std::memory_order_seq_cst);
         while (P.gen.load(std::memory_order_seq_cst) == g) futex(&P.gen, FUTEX_WAIT, g);
         P.sleepers.fetch_sub(1, std::memory_order_relaxed);
@@ -328,18 +341,20 @@ int64_t self_cpu_us() {
     return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-/* Re-estimates how many CPUs other processes leave free, at most every kSampleNanos. */
-void sample_load(Pool& P, int64_t now, int cpus) {
+/* Re-estimates how many CPUs other processes leave free over the time since the last reading, at
+   most every `interval` ns. A CPU counts as taken from 0.75 of its time on: the readings are in
+   clock ticks (10 ms), so a 0.1 s window is good to about ±0.2 CPU. */
+void sample_load(LoadSampler& P, int64_t now, int cpus, int64_t interval) {
     if (now < P.next_sample.load(std::memory_order_relaxed)) return;
     std::unique_lock<std::mutex> lock(P.sampling, std::try_to_lock);
     if (!lock.owns_lock()) return;
-    P.next_sample.store(now + kSampleNanos, std::memory_order_relaxed);
+    P.next_sample.store(now + interval, std::memory_order_relaxed);
     static const double tick_s = 1.0 / (double)std::max(1L, sysconf(_SC_CLK_TCK));
     const int64_t busy = busy_ticks(), self = self_cpu_us();
     if (busy >= 0 && P.last_busy_ticks >= 0 && now > P.last_wall) {
         const double wall = (double)(now - P.last_wall) * 1e-9;
         const double others = ((double)(busy - P.last_busy_ticks) * tick_s - (double)(self - P.last_self_us) * 1e-6) / wall;
-        const int spare = (int)std::lround(std::max(0.0, (double)cpus - std::max(0.0, others)));
+        const int spare = cpus - (int)std::floor(std::max(0.0, others) + 0.25);
         P.spare.store(std::max(1, spare), std::memory_order_relaxed);
     }
     P.last_busy_ticks = busy;
@@ -361,8 +376,8 @@ uint32_t run_units(int64_t units, UnitFn fn, void* ctx) {
     Pool& P = pool();
     const int64_t now = now_ns();
     if (parts > 1 && default_threads().sample) {
-        sample_load(P, now, default_threads().cpus);
-        const int spare = P.spare.load(std::memory_order_relaxed);
+        sample_load(P.jobs, now, default_threads().cpus, kSampleNanos);
+        const int spare = P.jobs.spare.load(std::memory_order_relaxed);
         if (spare > 0) parts = std::min(parts, spare);
     }
     std::unique_lock<std::mutex> lock(P.submit, std::try_to_lock);
@@ -389,7 +404,34 @@ int editr1_cpu_threads(void) { return cpu_threads(); }
 
 void editr1_set_cpu_threads(int n) { g_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
 
-int editr1_cpu_pool_spare(void) { return pool().spare.load(std::memory_order_relaxed); }
+int editr1_cpu_pool_spare(void) { return pool().jobs.spare.load(std::memory_order_relaxed); }
+
+int editr1_cpu_spare(void) {
+    // its own readings: the window is the time since the caller's last call (a trainer: one epoch)
+    static LoadSampler* caller = new LoadSampler();
+    if (default_threads().sample) sample_load(*caller, now_ns(), default_threads().cpus, 0);
+    return caller->spare.load(std::memory_order_relaxed);
+}
+
+namespace {
+/* OpenBLAS as libtorch loaded it (by soname, RTLD_NOLOAD: never a second copy), or null. */
+void* openblas_symbol(const char* name) {
+    static void* lib = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    return lib ? dlsym(lib, name) : nullptr;
+}
+}  // namespace
+
+int editr1_blas_threads(void) {
+    auto get = reinterpret_cast<int (*)(void)>(openblas_symbol("openblas_get_num_threads"));
+    return get ? get() : 0;
+}
+
+int editr1_set_blas_threads(int n) {
+    auto set = reinterpret_cast<void (*)(int)>(openblas_symbol("openblas_set_num_threads"));
+    if (!set || n < 1) return 0;
+    set(n);
+    return 1;
+}
 
 const char* editr1_cpu_threads_reason(void) {
     thread_local std::string why;

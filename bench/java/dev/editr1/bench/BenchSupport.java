@@ -162,15 +162,16 @@ public final class BenchSupport {
     /** A trainer of the embedded default (default config and seed, the shipped base, the CPU) on given kernels, in a folder. */
     static EpochRun defaultTrainer(KernelOps ops, Path dir) throws IOException {
         TrainConfig d = new TrainConfig();
-        return defaultTrainer(ops, dir, d.threads, d.kernelThreads);
+        return defaultTrainer(ops, dir, d.threads, d.kernelThreads, d.blasThreads);
     }
 
-    /** {@link #defaultTrainer(KernelOps, Path)} with libtorch's and the CPU kernels' threads set. */
-    static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads) throws IOException {
+    /** {@link #defaultTrainer(KernelOps, Path)} with libtorch's, the CPU kernels' and OpenBLAS's threads set. */
+    static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads, int blasThreads) throws IOException {
         TrainConfig cfg = new TrainConfig();
         cfg.device = "cpu";
         cfg.threads = threads;
         cfg.kernelThreads = kernelThreads;
+        cfg.blasThreads = blasThreads;
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         RunContext ctx = RunContext.open(cfg, quiet, ops, null);
         Trainer t = new Trainer(ctx, new RunFolder(dir), quiet);

@@ -49,6 +49,10 @@ public class EpochBench {
     @Param({"1"})
     public int threads;
 
+    /** OpenBLAS's threads (TrainConfig.blasThreads; 0: the CPUs other processes leave free). */
+    @Param({"0"})
+    public int blasThreads;
+
     BenchSupport.EpochRun run;
     TimedOps ops;
     Path dir;
@@ -58,7 +62,7 @@ public class EpochBench {
     public void setUp(BenchSupport.Load load) throws Exception {
         dir = Files.createTempDirectory("editr1-epochbench");
         ops = new TimedOps(BenchSupport.ops(impl));
-        run = BenchSupport.defaultTrainer(ops, dir, threads, load.kernelThreads);
+        run = BenchSupport.defaultTrainer(ops, dir, threads, load.kernelThreads, blasThreads);
     }
 
     @Benchmark

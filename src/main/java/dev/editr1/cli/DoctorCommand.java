@@ -38,6 +38,9 @@ final class DoctorCommand implements Callable<Integer> {
                 + " threads (train sets --threads, default 1)");
         if (p.nativeLoaded)
             row("CPU kernels", p.cpuThreads + " threads: " + p.cpuThreadsReason + " (train sets --set kernelThreads=N)");
+        if (p.nativeLoaded)
+            row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train sets it each epoch to the CPUs "
+                    + "other processes leave free (--set blasThreads=N fixes it)");
         try {
             Backend b = Backend.resolve(where.device == null ? "auto" : where.device, where.impl == null ? "native" : where.impl, true);
             row("device", b.deviceName() + " — " + b.reason);

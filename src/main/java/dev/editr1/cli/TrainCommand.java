@@ -168,6 +168,7 @@ final class TrainCommand implements Callable<Integer> {
                 lead.device = cfg.device;
                 lead.threads = cfg.threads;
                 lead.kernelThreads = cfg.kernelThreads;
+                lead.blasThreads = cfg.blasThreads;
                 cfg = lead;
                 dir = Path.of(shared.substring(0, nl));
             }
@@ -206,7 +207,7 @@ final class TrainCommand implements Callable<Integer> {
         JsonObject a = JsonParser.parseString(lead.toJson()).getAsJsonObject(), b = JsonParser.parseString(mine.toJson()).getAsJsonObject();
         List<String> out = new ArrayList<>();
         for (String k : a.keySet()) {
-            if (k.equals("device") || k.equals("threads") || k.equals("kernelThreads")) continue;
+            if (k.equals("device") || k.equals("threads") || k.equals("kernelThreads") || k.equals("blasThreads")) continue;
             if (!a.get(k).equals(b.get(k))) out.add(k + " (rank 0: " + a.get(k) + ", here: " + b.get(k) + ")");
         }
         return out;

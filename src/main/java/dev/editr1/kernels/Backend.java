@@ -95,6 +95,28 @@ public final class Backend {
         }
     }
 
+    /**
+     * OpenBLAS's threads (libtorch's CPU matmuls). {@code setting} 0: as many as the CPUs other
+     * processes leave free (libeditr1's /proc/stat sample; all of this process's CPUs before the
+     * first sample): OpenBLAS's threads spin while they wait, so beside one busy process two of them
+     * made an epoch of the embedded default 6× slower, one thread only 1.2× (bench/RESULTS.md).
+     * Cheap; the trainer calls it at every epoch. Returns the count in use (0: no OpenBLAS loaded).
+     */
+    public static int adaptBlasThreads(int setting) {
+        try {
+            int want = setting;
+            if (want == 0) {
+                int spare = Editr1Native.editr1_cpu_spare();
+                want = spare > 0 ? spare : Math.max(1, Editr1Native.editr1_cpu_threads());
+            }
+            int now = Editr1Native.editr1_blas_threads();
+            if (now > 0 && now != want) Editr1Native.editr1_set_blas_threads(want);
+            return Editr1Native.editr1_blas_threads();
+        } catch (LinkageError e) {
+            return 0;   // libeditr1 absent
+        }
+    }
+
     /** "N threads (why)" for the CPU kernels, or why there are none. */
     public static String kernelThreadsDescription() {
         try {
@@ -158,6 +180,7 @@ public final class Backend {
             p.cudaError = p.deviceCount < 0 ? Editr1Native.editr1_cuda_error_string() : "";
             p.cpuThreads = Editr1Native.editr1_cpu_threads();
             p.cpuThreadsReason = Editr1Native.editr1_cpu_threads_reason();
+            p.blasThreads = Editr1Native.editr1_blas_threads();
             p.cpuIsa = Editr1Native.editr1_cpu_isa();
         } catch (Throwable t) { // UnsatisfiedLinkError once, NoClassDefFoundError afterwards
             p.nativeError = t.toString();
@@ -198,6 +221,7 @@ public final class Backend {
         public String cudaError = "";
         public int cpuThreads;
         public String cpuThreadsReason = "";
+        public int blasThreads;
         public String cpuIsa = "";
         public boolean torchCuda;
         public int torchDevices;

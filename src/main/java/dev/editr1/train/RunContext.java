@@ -81,8 +81,11 @@ public final class RunContext implements AutoCloseable {
         EditDataset data = dataset(config, m.resolution(), log);
         m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
-        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s; CPU kernels %s%n", backend.describe(),
-                config.threads, config.threads == 1 ? "" : "s", Backend.kernelThreadsDescription());
+        int blas = Backend.adaptBlasThreads(config.blasThreads);
+        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s); CPU kernels %s%n", backend.describe(),
+                config.threads, config.threads == 1 ? "" : "s", blas,
+                config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch" : "blasThreads",
+                Backend.kernelThreadsDescription());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;

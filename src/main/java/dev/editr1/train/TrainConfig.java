@@ -32,6 +32,7 @@ public final class TrainConfig {
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int kernelThreads = 0;        // editr1's CPU kernels' threads; 0: the CPUs this process may use (bench/RESULTS.md, kernels under load)
+    public int blasThreads = 0;          // OpenBLAS's threads (libtorch's CPU matmuls); 0: the CPUs other processes leave free, each epoch
     public int checkpointEvery = 60;
     public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
@@ -148,6 +149,7 @@ public final class TrainConfig {
             }
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
+        if (blasThreads < 0) p.add("blasThreads must be >= 0 (0: the CPUs other processes leave free; got " + blasThreads + ")");
         if (kernelThreads < 0) p.add("kernelThreads must be >= 0 (0: the CPUs this process may use; got " + kernelThreads + ")");
         if (resolution < 0) p.add("resolution must be >= 0 (0: the model's default; got " + resolution + ")");
         if (textTokens < 1) p.add("textTokens must be >= 1 (got " + textTokens + ")");

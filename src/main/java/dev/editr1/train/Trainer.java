@@ -24,6 +24,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import dev.editr1.data.EditItem;
 import dev.editr1.flow.Trajectory;
+import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Nvtx;
@@ -524,6 +525,7 @@ public final class Trainer {
 
     /** One epoch: plan → rollouts → rewards → selection → update. Metrics are of the whole epoch (every rank). */
     public EpochMetrics epoch(int epoch) {
+        Backend.adaptBlasThreads(cfg.blasThreads);   // OpenBLAS spins: never more threads than free CPUs
         long t0 = System.nanoTime();
         NativeMemory.resetPeak();
         long startBytes = NativeMemory.inUse();
