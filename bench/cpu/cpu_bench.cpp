@@ -2,10 +2,11 @@
  * cpu_bench — editr1's CPU kernels timed through the C API on preallocated buffers, each beside
  * the machine's ceiling for the same bytes, measured in the same run.
  *
- *   cpu_bench [--quick] [--reps N] [--only SUBSTRING] [--json FILE]
+ *   cpu_bench [--quick] [--reps N] [--threads N] [--only SUBSTRING] [--json FILE]
  *
  * --only times just the kernels whose name contains SUBSTRING (e.g. "euler 12x16x64x64 bf16"),
- * for a profiler; --reps sets the calls per median (default 21, --quick 7).
+ * for a profiler; --reps sets the calls per median (default 21, --quick 7); --threads sets the
+ * kernels' threads (editr1_set_cpu_threads; default: the CPUs the pool finds free).
  *
  * Timing: the median of `reps` calls (after one untimed call), steady clock. "Bytes" are each
  * kernel's minimum traffic (each input read once, each output written once; the counts of the
@@ -236,9 +237,10 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[i], "--quick")) g_reps = 7;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) g_reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc && atoi(argv[i + 1]) > 0) editr1_set_cpu_threads(atoi(argv[++i]));
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {
-            fprintf(stderr, "usage: cpu_bench [--quick] [--reps N] [--only SUBSTRING] [--json FILE]\n");
+            fprintf(stderr, "usage: cpu_bench [--quick] [--reps N] [--threads N] [--only SUBSTRING] [--json FILE]\n");
             return 2;
         }
     }
