@@ -306,7 +306,9 @@ public final class EditDiT implements EditingModel {
         Tensor hidden = torch.gelu(lin(p + ".mlp.fc1", y, null));
         NativeMemory.mark();   // the block's high-water point: fc1's and GELU's outputs (4 widths each) are alive
         y = lin(p + ".mlp.fc2", hidden, null);
-        return h.add(y.mul(mod.get(5)));
+        Tensor out = h.add(y.mul(mod.get(5)));
+        NativeMemory.mark();   // the block's end: in a scoped forward every intermediate above is still alive
+        return out;
     }
 
     /** The final adaLN and linear on the target's tokens, unpatchified: [B, T, W] → [B, 3, S, S]. */

@@ -93,15 +93,19 @@ public interface EditingModel {
     /**
      * What the memory model ({@code train.MemoryModel}) needs to know of an architecture: sizes, and
      * per token and block, how many width-sized tensors a training forward saves for backward and how
-     * many a block holds at once without a graph. Counted from the implemented forward, op by op.
+     * many a block holds at once without a graph. Measured on the implemented forward (C heap in use
+     * around one block, tiny configurations) and counted in widths of the base's dtype: a bf16 base
+     * counts more of its own widths than an f32 one, because norms, RoPE and the f32 LoRA path keep
+     * f32 tensors beside the bf16 stream.
      *
      * @param baseParameters    frozen parameters
      * @param loraParametersPerRank LoRA parameters of one adapter set at rank 1 (Σ over targets of in + out)
      * @param blocks            transformer blocks (the checkpointing unit)
      * @param tokens            tokens per sample through the blocks (target + source + text)
      * @param width             hidden width
-     * @param savedWidths       width-sized tensors per token saved for backward by one block
-     * @param liveWidths        width-sized tensors per token alive inside one block's no-grad forward
+     * @param savedWidths       width-sized tensors (of the base dtype) per token saved for backward by one block
+     * @param liveWidths        width-sized tensors (of the base dtype) per token alive at once inside one
+     *                          block's forward (its scope frees them when the block ends)
      * @param latentElements    elements of one sample's latent
      */
     record MemoryProfile(long baseParameters, long loraParametersPerRank, int blocks, long tokens, long width, double savedWidths,

@@ -17,9 +17,10 @@ import dev.editr1.model.EditingModel.MemoryProfile;
  *       x̂0, the velocity; with CFG the unconditional one) and one block's live intermediates beside
  *       the residual stream — the other steps' and blocks' tensors are already freed;</li>
  *   <li><b>training slot</b>: one micro-batch of M samples through θ's forward with its graph: every
- *       block's saved tensors, or with checkpointing one stored input per block plus one block's
- *       saved tensors and its backward's temporaries during the recompute; beside it the old and reference velocities, x_t, ε, the
- *       NFT gradient (5 latents per sample);</li>
+ *       earlier block's saved tensors plus all of the last block's intermediates (its scope frees what
+ *       backward does not need only when the block ends), or with checkpointing one stored input per
+ *       block plus one block's saved tensors and its backward's temporaries during the recompute;
+ *       beside it the old and reference velocities, x_t, ε, the NFT gradient (5 latents per sample);</li>
  *   <li><b>epoch</b>: the epoch's rollout latents (one per sample), kept for the loss phase.</li>
  * </ul>
  * The peak is static + epoch + max(rollout, training slot). Attention is assumed not to materialize
@@ -86,7 +87,11 @@ public final class MemoryModel {
         // temporaries of its backward, which are about as many as its no-grad forward holds (fitted
         // in MemoryModelTest: a recompute block peaks at saved + live, not at saved alone). Either
         // way the slot is at least the no-grad forwards of the old and reference velocities.
-        double graph = checkpointing ? p.blocks() + p.savedWidths() + p.liveWidths() : p.blocks() * p.savedWidths();
+        // not checkpointed: the blocks before the last hold their saved tensors, and the last block
+        // holds all of its intermediates until its scope closes (measured on FLUX and Qwen, whose
+        // tiny test models have few blocks: blocks × saved alone fell 30% short there)
+        double graph = checkpointing ? p.blocks() + p.savedWidths() + p.liveWidths()
+                : (p.blocks() - 1) * p.savedWidths() + Math.max(p.savedWidths(), p.liveWidths());
         graph = Math.max(graph, p.liveWidths() + 1);
         long training = (long) (trainBatch * (graph * tokenWidth + 5.0 * latent));
         long epoch = (long) samples * latent;

@@ -311,19 +311,32 @@ public final class FluxKontextModel implements EditingModel {
     }
 
     /**
-     * Per token and block, counted from {@link FluxTransformer}'s blocks: a double-stream block saves
-     * for backward the norms, modulations and q/k/v with their RMSNorm and RoPE outputs per stream,
-     * the attention output, the projections and gated residuals and the 4× MLP's two wide tensors —
-     * about 26 widths; a single-stream block about 20. Averaged over the 19 + 38 blocks of the
-     * released model: 22. A block's no-grad intermediates peak at about 30 widths.
+     * Per token and block, measured on {@link FluxTransformer}'s blocks (C heap in use, tiny
+     * configurations of 1–3 double and 0–3 single blocks, 16 samples, LoRA rank 4; bench/RESULTS.md,
+     * "memory of FLUX and Qwen blocks"): saved for backward, a double-stream block 14.6 f32 widths or
+     * 24.0 bf16 widths, a single-stream block 12.4 or 19.8 (weighted by the configuration's blocks);
+     * alive at once inside a block's forward, 47 or 71. Tokens: target + source + the text.
      */
     @Override
     public MemoryProfile memoryProfile() {
+        return memoryProfile(cfg, latentSide, textTokens, dtype);
+    }
+
+    /**
+     * The profile of a configuration at a latent side (resolution / 8), text length and base dtype,
+     * without loading weights (README's sizing of the released 12B model uses it).
+     */
+    public static MemoryProfile memoryProfile(FluxConfig cfg, long latentSide, int textTokens, DType dtype) {
+        long base = 0;
+        for (long[] s : FluxTransformer.expectedShapes(cfg).values()) base += Arrays.stream(s).reduce(1, (a, b) -> a * b);
         long perRank = 0;
-        for (long[] s : loraTargets().values()) perRank += s[0] + s[1];
-        long tokens = 2 * imageTokens() + textTokens;
-        return new MemoryProfile(transformer.base.count(), perRank, cfg.numLayers() + cfg.numSingleLayers(), tokens, cfg.innerDim(), 22,
-                30, Arrays.stream(latentShape()).reduce(1, (a, b) -> a * b));
+        for (long[] s : FluxTransformer.defaultLoraTargets(cfg).values()) perRank += s[0] + s[1];
+        long tokens = 2 * (latentSide / 2) * (latentSide / 2) + textTokens;
+        boolean bf = dtype != DType.F32;
+        int blocks = cfg.numLayers() + cfg.numSingleLayers();
+        double saved = (cfg.numLayers() * (bf ? 24.0 : 14.6) + cfg.numSingleLayers() * (bf ? 19.8 : 12.4)) / Math.max(1, blocks);
+        return new MemoryProfile(base, perRank, blocks, tokens, cfg.innerDim(), saved, bf ? 71 : 47,
+                (long) (cfg.inChannels() / 4) * latentSide * latentSide);
     }
 
     /** The trained adapter in diffusers' form, beside the run's own checkpoint files. */

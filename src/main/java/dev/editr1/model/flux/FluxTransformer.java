@@ -418,6 +418,7 @@ public final class FluxTransformer {
         c = c.add(gate(mc.get(2)).mul(oc));
         Tensor ffc = feedForward(p + ".ff_context", modulate(layerNorm(c), mc.get(3), mc.get(4)), lora);
         c = c.add(gate(mc.get(5)).mul(ffc));
+        NativeMemory.mark();   // the block's high-water point: in a scoped forward every intermediate above is still alive
         return new Tensor[] {clipFp16(c), h};
     }
 
@@ -433,7 +434,9 @@ public final class FluxTransformer {
         Tensor v = heads(lin(a + ".to_v", nx, lora));
         Tensor o = attention(rope.apply(q), rope.apply(k), v);                       // [B, L+N, D]
         Tensor y = lin(p + ".proj_out", torch.cat(new TensorVector(o, mlp), 2), lora);
-        return clipFp16(x.add(gate(m.get(2)).mul(y)));
+        Tensor out = x.add(gate(m.get(2)).mul(y));
+        NativeMemory.mark();   // the block's high-water point: in a scoped forward every intermediate above is still alive
+        return clipFp16(out);
     }
 
     /** FeedForward(activation_fn="gelu-approximate"): net.0.proj → GELU(tanh) → net.2. */

@@ -366,29 +366,29 @@ public final class QwenImageEditModel implements EditingModel {
     }
 
     /**
-     * Per token and block, counted from {@link QwenImageTransformer}'s block, which is op for op
-     * FLUX's double-stream block (per stream: LayerNorm and modulation twice, q/k/v with per-head
-     * RMSNorm and RoPE, joint attention, the output projection and gated residual, a 4× GELU-tanh MLP):
-     * about 26 width-sized tensors saved for backward per token, and about 30 alive at once inside a
-     * block's no-grad forward. Tokens: target + source + the text (textTokens, its upper bound).
+     * Per token and block, measured on {@link QwenImageTransformer}'s block (C heap in use, tiny
+     * configurations of 1 and 3 blocks, 16 samples, LoRA rank 4; bench/RESULTS.md, "memory of FLUX and
+     * Qwen blocks"): 14.7 f32 or 24.1 bf16 widths saved for backward, 52 or 91 alive at once inside a
+     * block's forward. Tokens: target + source + the text (textTokens, its upper bound).
      */
     @Override
     public MemoryProfile memoryProfile() {
-        return memoryProfile(cfg, latentSide, textTokens);
+        return memoryProfile(cfg, latentSide, textTokens, dtype);
     }
 
     /**
-     * The profile of a configuration at a latent side (resolution / 8) and text length, without loading
-     * weights (README's sizing of the released 20B model uses it).
+     * The profile of a configuration at a latent side (resolution / 8), text length and base dtype,
+     * without loading weights (README's sizing of the released 20B model uses it).
      */
-    public static MemoryProfile memoryProfile(QwenImageConfig cfg, long latentSide, int textTokens) {
+    public static MemoryProfile memoryProfile(QwenImageConfig cfg, long latentSide, int textTokens, DType dtype) {
         long base = 0;
         for (long[] s : QwenImageTransformer.parameterShapes(cfg).values()) base += Arrays.stream(s).reduce(1, (a, b) -> a * b);
         long perRank = 0;
         for (long[] s : trainableLoraTargets(cfg).values()) perRank += s[0] + s[1];
         long imageTokens = (latentSide / 2) * (latentSide / 2);
         long tokens = 2 * imageTokens + textTokens;
-        return new MemoryProfile(base, perRank, cfg.numLayers(), tokens, cfg.innerDim(), 26, 30,
+        boolean bf = dtype != DType.F32;
+        return new MemoryProfile(base, perRank, cfg.numLayers(), tokens, cfg.innerDim(), bf ? 24.1 : 14.7, bf ? 91 : 52,
                 (long) cfg.outChannels() * latentSide * latentSide);
     }
 

@@ -417,6 +417,7 @@ public final class QwenImageTransformer {
         }
         rec(probe, p + "0", txt);
         rec(probe, p + "1", img);
+        NativeMemory.mark();   // the block's high-water point: in a scoped forward every intermediate above is still alive
         return new Tensor[] {txt, img};
     }
 

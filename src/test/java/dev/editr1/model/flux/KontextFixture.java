@@ -28,15 +28,20 @@ public final class KontextFixture {
     private KontextFixture() {}
 
     static String transformerConfig() {
+        return transformerConfig(1, 1, 2);
+    }
+
+    /** The tiny transformer's config with more blocks or heads (of 16: the width is 16 × heads). */
+    static String transformerConfig(int layers, int singleLayers, int heads) {
         JsonObject o = new JsonObject();
         o.addProperty("_class_name", "FluxTransformer2DModel");
         o.addProperty("patch_size", 1);
         o.addProperty("in_channels", 16);
         o.add("out_channels", null);
-        o.addProperty("num_layers", 1);
-        o.addProperty("num_single_layers", 1);
+        o.addProperty("num_layers", layers);
+        o.addProperty("num_single_layers", singleLayers);
         o.addProperty("attention_head_dim", 16);
-        o.addProperty("num_attention_heads", 2);
+        o.addProperty("num_attention_heads", heads);
         o.addProperty("joint_attention_dim", TEXT_WIDTH);
         o.addProperty("pooled_projection_dim", TEXT_WIDTH);
         o.addProperty("guidance_embeds", true);
@@ -65,9 +70,15 @@ public final class KontextFixture {
 
     /** A model folder: transformer/ (2 shards + index) and vae/ (one file). */
     public static Path model(Path dir, long seed) throws IOException {
-        FluxConfig cfg = FluxConfig.fromJson(transformerConfig());
+        return model(dir, seed, 1, 1, 2);
+    }
+
+    /** A model folder with {@code layers} double and {@code singleLayers} single blocks of {@code heads} heads of 16. */
+    public static Path model(Path dir, long seed, int layers, int singleLayers, int heads) throws IOException {
+        String json = transformerConfig(layers, singleLayers, heads);
+        FluxConfig cfg = FluxConfig.fromJson(json);
         Files.createDirectories(dir.resolve("transformer"));
-        Files.writeString(dir.resolve("transformer/config.json"), transformerConfig());
+        Files.writeString(dir.resolve("transformer/config.json"), json);
         sharded(dir.resolve("transformer"), random(FluxTransformer.expectedShapes(cfg), seed, 0.08), 2);
         VaeConfig v = VaeConfig.fromJson(vaeConfig());
         Files.createDirectories(dir.resolve("vae"));
@@ -79,9 +90,14 @@ public final class KontextFixture {
 
     /** A dataset folder (train then test lines, 16×16 PNGs) and its conditioning cache for flux-kontext. */
     public static Path dataset(Path dir, int train, int test, long seed) throws IOException {
+        return dataset(dir, train, test, seed, RESOLUTION);
+    }
+
+    /** The same with side×side images (train at resolution = side). */
+    public static Path dataset(Path dir, int train, int test, long seed, int side) throws IOException {
         ConditioningCache cache = new ConditioningCache(dir.resolve("conditioning").resolve(FluxKontextModel.KIND), FluxKontextModel.KIND,
                 Map.of(FluxKontextModel.PROMPT_EMBEDS, new long[] {TEXT_TOKENS, TEXT_WIDTH}, FluxKontextModel.POOLED, new long[] {TEXT_WIDTH}));
-        return DiffusersFixture.dataset(dir, train, test, seed, RESOLUTION, cache, rng -> {
+        return DiffusersFixture.dataset(dir, train, test, seed, side, cache, rng -> {
             Map<String, Tensor> t = new LinkedHashMap<>();
             t.put(FluxKontextModel.PROMPT_EMBEDS, DiffusersFixture.gaussian(rng, TEXT_TOKENS, TEXT_WIDTH));
             t.put(FluxKontextModel.POOLED, DiffusersFixture.gaussian(rng, TEXT_WIDTH));

@@ -30,14 +30,19 @@ public final class QwenEditFixture {
     private QwenEditFixture() {}
 
     static String transformerConfig(boolean zeroCondT) {
+        return transformerConfig(zeroCondT, 2, 2);
+    }
+
+    /** The tiny transformer's config with more blocks or heads (of 16: the width is 16 × heads). */
+    static String transformerConfig(boolean zeroCondT, int layers, int heads) {
         JsonObject o = new JsonObject();
         o.addProperty("_class_name", "QwenImageTransformer2DModel");
         o.addProperty("patch_size", 2);
         o.addProperty("in_channels", 16);
         o.addProperty("out_channels", 4);
-        o.addProperty("num_layers", 2);
+        o.addProperty("num_layers", layers);
         o.addProperty("attention_head_dim", 16);
-        o.addProperty("num_attention_heads", 2);
+        o.addProperty("num_attention_heads", heads);
         o.addProperty("joint_attention_dim", TEXT_WIDTH);
         o.addProperty("guidance_embeds", false);
         JsonArray axes = new JsonArray();
@@ -55,9 +60,15 @@ public final class QwenEditFixture {
 
     /** A model folder: transformer/ (2 shards + index; zero_cond_t as given: 2511, else 2509) and vae/ (one file). */
     public static Path model(Path dir, long seed, boolean zeroCondT) throws IOException {
-        QwenImageConfig cfg = QwenImageConfig.fromJson(transformerConfig(zeroCondT));
+        return model(dir, seed, zeroCondT, 2, 2);
+    }
+
+    /** A model folder with {@code layers} blocks of {@code heads} heads of 16. */
+    public static Path model(Path dir, long seed, boolean zeroCondT, int layers, int heads) throws IOException {
+        String json = transformerConfig(zeroCondT, layers, heads);
+        QwenImageConfig cfg = QwenImageConfig.fromJson(json);
         Files.createDirectories(dir.resolve("transformer"));
-        Files.writeString(dir.resolve("transformer/config.json"), transformerConfig(zeroCondT));
+        Files.writeString(dir.resolve("transformer/config.json"), json);
         DiffusersFixture.sharded(dir.resolve("transformer"), DiffusersFixture.random(QwenImageTransformer.parameterShapes(cfg), seed, 0.08), 2);
         QwenImageVaeConfig v = QwenImageVaeConfig.fromJson(vaeConfig());
         DiffusersFixture.single(dir.resolve("vae"), vaeConfig(), DiffusersFixture.random(AutoencoderKLQwenImage.parameterShapes(v), seed + 1, 0.1));
@@ -66,9 +77,14 @@ public final class QwenEditFixture {
 
     /** A dataset folder (train then test lines, 16×16 PNGs) and its conditioning cache for qwen-image-edit. */
     public static Path dataset(Path dir, int train, int test, long seed) throws IOException {
+        return dataset(dir, train, test, seed, RESOLUTION);
+    }
+
+    /** The same with side×side images (train at resolution = side). */
+    public static Path dataset(Path dir, int train, int test, long seed, int side) throws IOException {
         ConditioningCache cache = new ConditioningCache(dir.resolve("conditioning").resolve(QwenImageEditModel.KIND), QwenImageEditModel.KIND,
                 QwenImageEditModel.cacheShapes(QwenImageConfig.fromJson(transformerConfig(false))), TEXT_TOKENS);
-        return DiffusersFixture.dataset(dir, train, test, seed, RESOLUTION, cache, rng -> {
+        return DiffusersFixture.dataset(dir, train, test, seed, side, cache, rng -> {
             int l = 3 + rng.nextInt(TEXT_TOKENS - 2);   // 3..8 tokens, as the prompt and image tokenize
             Map<String, Tensor> t = new LinkedHashMap<>();
             t.put(QwenImageEditModel.PROMPT_EMBEDS, DiffusersFixture.gaussian(rng, l, TEXT_WIDTH));

@@ -25,7 +25,7 @@ class QwenImageEditSizingTest {
                 QwenEditFixture.TEXT_TOKENS, QwenImageTransformer.TextMask.MASK_KEYS, tmp.resolve("cache"), Tensors.cpu(), DType.F32);
         MemoryProfile p = m.memoryProfile();
         assertEquals(m.base().count(), p.baseParameters());
-        assertEquals(p, QwenImageEditModel.memoryProfile(m.config(), 8, QwenEditFixture.TEXT_TOKENS));
+        assertEquals(p, QwenImageEditModel.memoryProfile(m.config(), 8, QwenEditFixture.TEXT_TOKENS, DType.F32));
         assertEquals(2 * 16 + QwenEditFixture.TEXT_TOKENS, p.tokens());   // target + source tokens (4 × 4 each) + text
         assertEquals(14 * (32 + 32), p.loraParametersPerRank());         // 8 × 2 − 2 modules of 32 × 32
         assertEquals(2, p.blocks());
@@ -35,7 +35,7 @@ class QwenImageEditSizingTest {
 
     @Test
     void edit2509At512(@TempDir Path tmp) {
-        MemoryProfile p = QwenImageEditModel.memoryProfile(QwenImageConfig.qwenImageEdit(false), 64, 256);
+        MemoryProfile p = QwenImageEditModel.memoryProfile(QwenImageConfig.qwenImageEdit(false), 64, 256, DType.BF16);
         assertEquals(20_430_401_088L, p.baseParameters(), "Qwen-Image-Edit-2509's transformer");
         assertEquals(478L * 6144, p.loraParametersPerRank(), "60 × 8 − 2 modules of 3072 × 3072");
         assertEquals(1024 + 1024 + 256, p.tokens());
