@@ -121,6 +121,7 @@ def epoch_tables(path, warmup=3):
     epoch variation of the work. The first `warmup` epochs (JMH's warm-up iterations) are left out."""
     runs = defaultdict(dict)
     kept = defaultdict(dict)
+    peaks = defaultdict(dict)
     for line in open(path):
         m = re.match(r"EPOCH_TIMINGS (\w+) (.*)", line.strip())
         if m:
@@ -131,6 +132,8 @@ def epoch_tables(path, warmup=3):
             runs[m.group(1)][rec["epoch"]] = secs
             if "valid_samples" in rec:
                 kept[m.group(1)][rec["epoch"]] = rec["valid_samples"]
+            if "tensor_mb_peak" in rec:
+                peaks[m.group(1)][rec["epoch"]] = rec["tensor_mb_peak"] - rec["tensor_mb_at_start"]
     if not runs:
         return
     impls = sorted(runs)
@@ -144,34 +147,40 @@ def epoch_tables(path, warmup=3):
             xs = [v[k] for e, v in runs[i].items() if e >= warmup and k in v]
             cells.append(f"{sum(xs) / len(xs):.4f}" if xs else "-")
         print(f"| {k} | " + " | ".join(cells) + " |")
-    if "native" in runs and "torch" in runs:
-        common = sorted(e for e in runs["native"] if e in runs["torch"] and e >= warmup)
+    # the pair: fused (native) vs composed (torch), or EpochPairs' default (plain) vs a setting (variant)
+    a, b = ("native", "torch") if "torch" in runs else ("plain", "variant")
+    if any(peaks[i] for i in impls):
+        med = lambda xs: sorted(xs)[len(xs) // 2] if xs else float("nan")
+        print()
+        print("peak tensor memory above the epoch's start (median MB, epochs ≥ %d): " % warmup
+              + ", ".join(f"{i} {med([v for e, v in peaks[i].items() if e >= warmup]):.1f}" for i in impls))
+    if a in runs and b in runs:
+        common = sorted(e for e in runs[a] if e in runs[b] and e >= warmup)
         if len(common) >= 2:
             print()
-            print(f"paired over {len(common)} epochs (same epoch index in both trials): torch − native, mean [95% CI]")
+            print(f"paired over {len(common)} epochs (same epoch index in both trials): {b} − {a}, mean [95% CI]")
             print()
-            both = [e for e in common if e in kept["native"] and e in kept["torch"]]
+            both = [e for e in common if e in kept[a] and e in kept[b]]
             adjust = len(both) == len(common)
             if adjust:
-                dv = [kept["torch"][e] - kept["native"][e] for e in common]
-                print(f"kept samples (the loss and backward phases scale with them): native "
-                      f"{sum(kept['native'][e] for e in common) / len(common):.1f}, torch "
-                      f"{sum(kept['torch'][e] for e in common) / len(common):.1f} per epoch; "
+                dv = [kept[b][e] - kept[a][e] for e in common]
+                print(f"kept samples (the loss and backward phases scale with them): {a} "
+                      f"{sum(kept[a][e] for e in common) / len(common):.1f}, {b} "
+                      f"{sum(kept[b][e] for e in common) / len(common):.1f} per epoch; "
                       f"equal in {sum(1 for v in dv if v == 0)} of {len(common)} pairs")
                 print()
-            print("| phase | torch − native (ms) | at equal kept samples (ms) | native / torch |")
+            print(f"| phase | {b} − {a} (ms) | at equal kept samples (ms) | {a} / {b} |")
             print("|---|---:|---:|---:|")
             for k in keys:
-                d = [1e3 * (runs["torch"][e][k] - runs["native"][e][k]) for e in common
-                     if k in runs["torch"][e] and k in runs["native"][e]]
+                d = [1e3 * (runs[b][e][k] - runs[a][e][k]) for e in common if k in runs[b][e] and k in runs[a][e]]
                 if not d:
                     continue
                 m, h = mean_ci(d)
-                a = adjusted_ci(d, dv) if adjust and len(d) == len(dv) else None
-                adj = f"{a[0]:+.1f} [{a[0] - a[1]:+.1f}, {a[0] + a[1]:+.1f}]" if a else "-"
-                tn = sum(runs["native"][e][k] for e in common)
-                tt = sum(runs["torch"][e][k] for e in common)
-                ratio = f"{tn / tt:.3f}" if tt > 0 else "-"
+                adj_ci = adjusted_ci(d, dv) if adjust and len(d) == len(dv) else None
+                adj = f"{adj_ci[0]:+.1f} [{adj_ci[0] - adj_ci[1]:+.1f}, {adj_ci[0] + adj_ci[1]:+.1f}]" if adj_ci else "-"
+                ta = sum(runs[a][e][k] for e in common)
+                tb = sum(runs[b][e][k] for e in common)
+                ratio = f"{ta / tb:.3f}" if tb > 0 else "-"
                 print(f"| {k} | {m:+.1f} [{m - h:+.1f}, {m + h:+.1f}] | {adj} | {ratio} |")
 
 if __name__ == "__main__":

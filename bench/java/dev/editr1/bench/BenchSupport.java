@@ -167,11 +167,18 @@ public final class BenchSupport {
 
     /** {@link #defaultTrainer(KernelOps, Path)} with libtorch's, the CPU kernels' and OpenBLAS's threads set. */
     static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads, int blasThreads) throws IOException {
+        return defaultTrainer(ops, dir, threads, kernelThreads, blasThreads, java.util.List.of());
+    }
+
+    /** The same with {@code key=value} settings (as {@code --set} takes them) on top of the default. */
+    static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads, int blasThreads, java.util.List<String> sets)
+            throws IOException {
         TrainConfig cfg = new TrainConfig();
         cfg.device = "cpu";
         cfg.threads = threads;
         cfg.kernelThreads = kernelThreads;
         cfg.blasThreads = blasThreads;
+        cfg.setAll(sets);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         RunContext ctx = RunContext.open(cfg, quiet, ops, null);
         Trainer t = new Trainer(ctx, new RunFolder(dir), quiet);
