@@ -63,7 +63,17 @@ final class RunOptions {
 
     /** {@link #changesTheRun} with {@code --set dist…=…} allowed: the distributed settings do not change the math. */
     boolean changesTheRunBesidesDist() {
-        boolean otherSets = sets != null && sets.stream().anyMatch(x -> !x.trim().startsWith("dist"));
+        boolean otherSets = sets != null && sets.stream().anyMatch(x -> !machineSetting(x));
         return config != null || otherSets || model != null || weights != null || data != null;
+    }
+
+    /**
+     * A {@code --set} a resumed run may change: how it uses the machine, not what it computes (the
+     * dist* settings and the three thread counts; the kernels give bit-identical results at any
+     * thread count, CpuPoolTest).
+     */
+    static boolean machineSetting(String set) {
+        String key = set.trim().split("=", 2)[0].trim();
+        return key.startsWith("dist") || key.equals("threads") || key.equals("kernelThreads") || key.equals("blasThreads");
     }
 }

@@ -133,6 +133,18 @@ public class TrainCommandTest {
     }
 
     @Test
+    void resumeChangesOnlyHowTheRunUsesTheMachine(@TempDir Path tmp) {
+        String dir = tmp.resolve("nope").toString();
+        Out math = run("train", "--resume", dir, "--set", "lr=1e-3");
+        assertEquals(1, math.code());
+        assertTrue(math.err().contains("continues the run's saved configuration"), math.err());
+        // thread counts do not change the results: past the check, to the missing folder
+        Out threads = run("train", "--resume", dir, "--set", "kernelThreads=1", "--set", "blasThreads=1", "--set", "threads=2");
+        assertEquals(1, threads.code());
+        assertTrue(threads.err().contains("cannot resume") && threads.err().contains("config.json"), threads.err());
+    }
+
+    @Test
     void sigmasPrintsTheGrid() {
         Out r = run("sigmas", "--preset", "qwen", "--steps", "6", "--tokens", "1024");
         assertEquals(0, r.code(), r.err());
