@@ -14,6 +14,7 @@ import dev.editr1.kernels.DType;
 import dev.editr1.kernels.NftForm;
 import dev.editr1.model.ModelKind;
 import dev.editr1.model.qwen.QwenImageTransformer;
+import dev.editr1.reward.Judge;
 import dev.editr1.reward.JudgeFlaw;
 import dev.editr1.data.ImageFormat;
 
@@ -126,6 +127,9 @@ public final class TrainConfig {
 
     // ---- non-finite steps: a step with a non-finite loss or gradient is skipped; this many in a row stop the run
     public int maxBadSteps = 3;
+    public Judge.Method rewardMethod = Judge.Method.SCORE_LOGIT;   // how the training reward is read off the judge
+                                              // (score-logit: SPEC §4's expected score; yes-no-logit, greedy-digit,
+                                              // sampled-digit: the paper's Table 4 alternatives); held-out scores stay score-logit
     public JudgeFlaw judgeFlaw = JudgeFlaw.NONE;   // simulated, for reward-hacking experiments: what a biased judge over-rewards
     public double judgeBias = 0;              // simulated: the flaw's weight b in the judge's view, in [0, 1) (0: unbiased)
 

@@ -241,7 +241,8 @@ public final class Trainer {
                 }
                 float[] images = Tensors.toFloats(model.codec().decode(x.x0()));
                 assert images.length == chunk.size() * 3 * s * s;
-                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, drift, first)));
+                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, drift, first),
+                        cfg.rewardMethod));
                 return x;
             }, Trajectory::tensors);
             parts.add(tr);

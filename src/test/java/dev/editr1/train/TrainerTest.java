@@ -73,6 +73,27 @@ class TrainerTest {
                 Files.readString(tmp.resolve("interrupted/metrics.jsonl")));
     }
 
+    /** The training reward is read off the judge as rewardMethod says: a digit is a multiple of 1/5. */
+    @Test
+    void theTrainingRewardFollowsRewardMethod(@TempDir Path tmp) throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        for (String method : new String[] {"score-logit", "sampled-digit", "greedy-digit", "yes-no-logit"}) {
+            TrainConfig c = small(2);
+            c.set("rewardMethod", method);
+            boolean digit = method.endsWith("digit");
+            try (RunContext ctx = RunContext.open(c, quiet, OPS, null)) {
+                Trainer t = new Trainer(ctx, new RunFolder(tmp.resolve(method)), quiet);
+                t.setUp(false);
+                for (int e = 0; e < 2; e++) {
+                    Trainer.EpochMetrics m = t.epoch(e);
+                    double fifths = m.rewardMean() * c.prompts * c.groupSize * 5;   // the sum of the rewards in fifths
+                    assertTrue(m.rewardMean() >= 0 && m.rewardMean() <= 1, method + ": " + m.rewardMean());
+                    assertEquals(digit, Math.abs(fifths - Math.rint(fifths)) < 1e-6, method + ": mean reward " + m.rewardMean());
+                }
+            }
+        }
+    }
+
     @Test
     void rewardRisesOnHeldOut(@TempDir Path tmp) throws Exception {
         TrainConfig c = new TrainConfig();
