@@ -1,7 +1,11 @@
 package dev.editr1.train;
 
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Group advantages, the optimality r, the low-variance filter and the ban (SPEC §5).
@@ -17,6 +21,13 @@ public final class GroupStats {
      * is masked: it has no contrast to learn from.
      */
     public enum FilterMode { OR, AND, OFF }
+
+    /**
+     * What a group's statistics and a ban are keyed by: TASK, the (source image, instruction) pair
+     * (editr1's default: one prompt's rollouts), or INSTRUCTION, the instruction text alone (Edit-R1's
+     * trainers: prompts with one instruction pool their rewards, and a ban covers every source).
+     */
+    public enum GroupBy { TASK, INSTRUCTION }
 
     /** Per-sample results, flat in group order. */
     public final double[] advantage, r;
@@ -49,6 +60,20 @@ public final class GroupStats {
      */
     public static GroupStats compute(List<double[]> rewards, double clipMax, double filterStd, double filterMean,
                                      FilterMode mode, double banStd, double banMean) {
+        return compute(rewards, null, clipMax, filterStd, filterMean, mode, banStd, banMean);
+    }
+
+    /**
+     * The same with groups pooled: {@code pool[g]} names the statistics group of prompt group g, and
+     * groups with one name share one mean and std (their rewards concatenated in order), hence one
+     * filter and ban verdict — Edit-R1's trainers key their statistics by the instruction text alone,
+     * so two prompts with one instruction and different source images pool. {@code null}: every
+     * prompt group on its own. Results stay per prompt group and per sample, in input order.
+     */
+    public static GroupStats compute(List<double[]> rewards, String[] pool, double clipMax, double filterStd, double filterMean,
+                                     FilterMode mode, double banStd, double banMean) {
+        if (pool != null && pool.length != rewards.size())
+            throw new IllegalArgumentException("pool names " + pool.length + " groups, rewards have " + rewards.size());
         int groups = rewards.size(), n = 0, unscored = 0;
         for (double[] g : rewards) {
             n += g.length;
@@ -63,9 +88,15 @@ public final class GroupStats {
         double[] a = new double[n], r = new double[n], gm = new double[groups], gs = new double[groups];
         boolean[] v = new boolean[n], f = new boolean[groups], b = new boolean[groups];
         int i = 0;
+        Map<String, Moments> pooled = new HashMap<>();
+        if (pool != null) {
+            Map<String, List<double[]>> members = new LinkedHashMap<>();
+            for (int gi = 0; gi < groups; gi++) members.computeIfAbsent(pool[gi], x -> new ArrayList<>()).add(rewards.get(gi));
+            members.forEach((key, list) -> pooled.put(key, Moments.of(list.stream().flatMapToDouble(Arrays::stream).toArray())));
+        }
         for (int gi = 0; gi < groups; gi++) {
             double[] g = rewards.get(gi);
-            Moments mg = Moments.of(g);
+            Moments mg = pool != null ? pooled.get(pool[gi]) : Moments.of(g);
             int c = mg.n();
             double m = mg.mean(), sd = c > 0 ? mg.std() : Double.NaN;
             gm[gi] = m;

@@ -78,6 +78,8 @@ public final class TrainConfig {
     public double filterStd = 0.05;
     public double filterMean = 0.9;
     public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
+    public GroupStats.GroupBy groupBy = GroupStats.GroupBy.TASK;   // task: (source image, instruction), editr1's;
+                                              // instruction: the text alone, as Edit-R1's trainers key stats and bans
     public boolean ban = false;
     public double banStd = 0.05;         // ban a prompt when its group's std < banStd …
     public double banMean = 0.9;         // … and mean > banMean

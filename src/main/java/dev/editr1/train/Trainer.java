@@ -191,7 +191,7 @@ public final class Trainer {
         int guard = 0;
         while (out.size() < cfg.prompts) {
             EditItem t = train.get(rng.nextInt(train.size()));
-            if (banned.contains(t.groupKey()) && guard++ < 100 * cfg.prompts) continue;
+            if (banned.contains(statsKey(t)) && guard++ < 100 * cfg.prompts) continue;
             out.add(t);
         }
         return out;
@@ -315,7 +315,12 @@ public final class Trainer {
         List<double[]> groups = new ArrayList<>();
         for (int g = 0; g < gathered.length / cfg.groupSize; g++)
             groups.add(java.util.Arrays.copyOfRange(gathered, g * cfg.groupSize, (g + 1) * cfg.groupSize));
-        GroupStats st = GroupStats.compute(groups, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
+        String[] pool = null;
+        if (cfg.groupBy == GroupStats.GroupBy.INSTRUCTION) {
+            pool = new String[groups.size()];
+            for (int g = 0; g < pool.length; g++) pool[g] = statsKey(plan.epochPrompts().get(g));
+        }
+        GroupStats st = GroupStats.compute(groups, pool, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
                 cfg.banMean);
         // a judge that fails most calls must not leave the run training on nothing (every rank sees
         // the gathered count, so every rank stops)
@@ -328,7 +333,7 @@ public final class Trainer {
         // are drawn past the banned set, and the ranks must draw the same ones
         if (cfg.ban)
             for (int g = 0; g < plan.epochPrompts().size(); g++)
-                if (st.banned[g]) banned.add(plan.epochPrompts().get(g).groupKey());
+                if (st.banned[g]) banned.add(statsKey(plan.epochPrompts().get(g)));
         List<Integer> kept = new ArrayList<>();
         for (int i = 0; i < plan.samples().size(); i++) {
             int g = plan.firstSample() + i;
@@ -738,6 +743,11 @@ public final class Trainer {
     static String hms(double seconds) {
         long s = Math.round(seconds);
         return String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
+    }
+
+    /** What a prompt's group statistics and its ban are keyed by ({@link TrainConfig#groupBy}). */
+    private String statsKey(EditItem it) {
+        return cfg.groupBy == GroupStats.GroupBy.INSTRUCTION ? it.prompt() : it.groupKey();
     }
 
     /** The group keys banned so far (SPEC §5's permanent ban). */

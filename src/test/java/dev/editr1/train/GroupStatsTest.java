@@ -1,5 +1,6 @@
 package dev.editr1.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -90,6 +91,27 @@ class GroupStatsTest {
         assertFalse(s.valid[2], "an unscored sample never enters the loss");
         assertTrue(s.valid[1] && s.valid[3]);
         assertEquals(0.5, s.groupMean[1], 1e-12, "unscored samples are excluded from the group, not scored 0");
+    }
+
+    /** Groups keyed alike pool their rewards (Edit-R1 keys by instruction text): one mean, one std, one verdict. */
+    @Test
+    void pooledGroupsShareTheirStatistics() {
+        double[] a = {0.3, 0.3, 0.3}, b = {0.1, 0.9, 0.5}, c = {0.2, 0.4, 0.6};
+        GroupStats alone = GroupStats.compute(List.of(a, b, c), 5.0, 0.05, 0.9, GroupStats.FilterMode.OR, 0.05, 0.9);
+        GroupStats distinct = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "z"}, 5.0, 0.05, 0.9,
+                GroupStats.FilterMode.OR, 0.05, 0.9);
+        assertArrayEquals(alone.advantage, distinct.advantage, 0.0);
+        assertArrayEquals(alone.valid, distinct.valid);
+        // a and c pooled: one mean over six rewards, std > 0.05, so a (constant on its own) is kept
+        GroupStats pooled = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "x"}, 5.0, 0.05, 0.9,
+                GroupStats.FilterMode.OR, 0.05, 0.9);
+        assertTrue(alone.filtered[0] && !pooled.filtered[0]);
+        assertEquals(pooled.groupMean[0], pooled.groupMean[2], 0.0);
+        assertEquals(pooled.groupStd[0], pooled.groupStd[2], 0.0);
+        assertEquals(Moments.of(new double[] {0.3, 0.3, 0.3, 0.2, 0.4, 0.6}).mean(), pooled.groupMean[0], 0.0);
+        assertEquals(alone.groupMean[1], pooled.groupMean[1], 0.0);   // b alone under its own key
+        // A = (x − pooled mean) / (epoch std + 1e-4): the epoch std does not depend on the pooling
+        assertEquals((0.3 - pooled.groupMean[0]) / (alone.globalStd + 1e-4), pooled.advantage[0], 1e-15);
     }
 
     @Test

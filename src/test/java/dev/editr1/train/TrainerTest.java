@@ -94,6 +94,30 @@ class TrainerTest {
         }
     }
 
+    /** groupBy=instruction pools the groups of prompts with one instruction (4 prompts drawn from 4 tasks repeat one). */
+    @Test
+    void groupingByInstructionPoolsRepeatedPrompts(@TempDir Path tmp) throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        double[][] loss = new double[2][];
+        String[] by = {"task", "instruction"};
+        for (int k = 0; k < 2; k++) {
+            TrainConfig c = small(1);
+            c.trainTasks = 4;
+            c.prompts = 4;
+            c.set("groupBy", by[k]);
+            try (RunContext ctx = RunContext.open(c, quiet, OPS, null)) {
+                Trainer t = new Trainer(ctx, new RunFolder(tmp.resolve(by[k])), quiet);
+                t.setUp(false);
+                long distinct = t.prompts(0).stream().map(dev.editr1.data.EditItem::prompt).distinct().count();
+                assertTrue(distinct < c.prompts, "the test needs an epoch with a repeated instruction: " + t.prompts(0));
+                Trainer.EpochMetrics m = t.epoch(0);
+                loss[k] = new double[] {m.rewardMean(), m.loss()};
+            }
+        }
+        assertEquals(loss[0][0], loss[1][0], 0.0, "the same rollouts and rewards");
+        assertTrue(loss[0][1] != loss[1][1], "pooled group means change the advantages, hence the loss: " + loss[0][1]);
+    }
+
     @Test
     void rewardRisesOnHeldOut(@TempDir Path tmp) throws Exception {
         TrainConfig c = new TrainConfig();
