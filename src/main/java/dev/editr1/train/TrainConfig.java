@@ -118,6 +118,9 @@ public final class TrainConfig {
     public String judge = "simulated";
     public double judgeNoise = 0.05;          // simulated
     public double judgeExponent = 1.0;        // simulated
+    public Judge.Method rewardMethod = Judge.Method.SCORE_LOGIT;   // how the training reward is read off the judge
+                                              // (score-logit: SPEC §4's expected score; yes-no-logit, greedy-digit,
+                                              // sampled-digit: the paper's Table 4 alternatives); held-out scores stay score-logit
     public String judgeModel = "";            // http
     public String judgeApiKeyEnv = "EDITR1_JUDGE_API_KEY";   // the variable's name; the key itself is never stored
     public double judgeTimeoutSeconds = 60;
@@ -129,9 +132,6 @@ public final class TrainConfig {
 
     // ---- non-finite steps: a step with a non-finite loss or gradient is skipped; this many in a row stop the run
     public int maxBadSteps = 3;
-    public Judge.Method rewardMethod = Judge.Method.SCORE_LOGIT;   // how the training reward is read off the judge
-                                              // (score-logit: SPEC §4's expected score; yes-no-logit, greedy-digit,
-                                              // sampled-digit: the paper's Table 4 alternatives); held-out scores stay score-logit
     public JudgeFlaw judgeFlaw = JudgeFlaw.NONE;   // simulated, for reward-hacking experiments: what a biased judge over-rewards
     public double judgeBias = 0;              // simulated: the flaw's weight b in the judge's view, in [0, 1) (0: unbiased)
 
