@@ -49,8 +49,8 @@ public class EpochBench {
     @Param({"1"})
     public int threads;
 
-    /** OpenBLAS's threads (TrainConfig.blasThreads; 0: the CPUs other processes leave free). */
-    @Param({"0"})
+    /** OpenBLAS's threads (TrainConfig.blasThreads, default 1; 0: the CPUs other processes leave free). */
+    @Param({"1"})
     public int blasThreads;
 
     BenchSupport.EpochRun run;

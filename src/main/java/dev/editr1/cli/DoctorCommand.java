@@ -39,8 +39,8 @@ final class DoctorCommand implements Callable<Integer> {
         if (p.nativeLoaded)
             row("CPU kernels", p.cpuThreads + " threads: " + p.cpuThreadsReason + " (train sets --set kernelThreads=N)");
         if (p.nativeLoaded)
-            row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train sets it each epoch to the CPUs "
-                    + "other processes leave free (--set blasThreads=N fixes it)");
+            row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train fixes it to --set blasThreads=N "
+                    + "(default 1: its sums depend on its thread count; 0 follows the CPUs other processes leave free)");
         try {
             Backend b = Backend.resolve(where.device == null ? "auto" : where.device, where.impl == null ? "native" : where.impl, true);
             row("device", b.deviceName() + " — " + b.reason);

@@ -50,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--resume", description = "continue the interrupted run in this folder (its saved configuration; "
-            + "only --epochs, --device, --threads and --set of dist*, threads, kernelThreads, blasThreads may change)")
+            + "only --epochs, --device, --threads and --set of dist* and kernelThreads may change)")
     Path resume;
 
     @Option(names = "--epochs", description = "epochs (optimizer steps)")
@@ -81,7 +81,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null) {
             if (run.changesTheRunBesidesDist() || seed != null || objective != null || run.where.impl != null)
                 throw new IllegalArgumentException("--resume continues the run's saved configuration; only --epochs, --device, "
-                        + "--threads and the dist*, threads, kernelThreads and blasThreads settings may change");
+                        + "--threads and the dist* and kernelThreads settings may change");
             dir = resume;
             Path saved = dir.resolve("config.json");
             if (lead) {

@@ -84,7 +84,8 @@ public final class RunContext implements AutoCloseable {
         int blas = Backend.adaptBlasThreads(config.blasThreads);
         log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s); CPU kernels %s%n", backend.describe(),
                 config.threads, config.threads == 1 ? "" : "s", blas,
-                config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch" : "blasThreads",
+                config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch; results then depend on the load"
+                        : "blasThreads, fixed: OpenBLAS's sums depend on its thread count",
                 Backend.kernelThreadsDescription());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());

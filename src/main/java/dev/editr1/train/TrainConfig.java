@@ -33,7 +33,9 @@ public final class TrainConfig {
     public int epochs = 600;
     public int threads = 1;              // libtorch intra-op threads (1 is fastest for the tiny model on 2 cores)
     public int kernelThreads = 0;        // editr1's CPU kernels' threads; 0: the CPUs this process may use (bench/RESULTS.md, kernels under load)
-    public int blasThreads = 0;          // OpenBLAS's threads (libtorch's CPU matmuls); 0: the CPUs other processes leave free, each epoch
+    public int blasThreads = 1;          // OpenBLAS's threads (libtorch's CPU matmuls), fixed: OpenBLAS's sums depend on
+                                         // its thread count, and a run's metrics must depend on its seed alone; 0: the CPUs
+                                         // other processes leave free, re-read each epoch (faster on a busy machine, not reproducible)
     public int checkpointEvery = 60;
     public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;

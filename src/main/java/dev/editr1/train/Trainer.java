@@ -531,7 +531,7 @@ public final class Trainer {
 
     /** One epoch: plan → rollouts → rewards → selection → update. Metrics are of the whole epoch (every rank). */
     public EpochMetrics epoch(int epoch) {
-        Backend.adaptBlasThreads(cfg.blasThreads);   // OpenBLAS spins: never more threads than free CPUs
+        Backend.adaptBlasThreads(cfg.blasThreads);   // blasThreads=0: OpenBLAS spins, never more threads than free CPUs
         long t0 = System.nanoTime();
         NativeMemory.resetPeak();
         long startBytes = NativeMemory.inUse();

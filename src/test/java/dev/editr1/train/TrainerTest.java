@@ -57,6 +57,24 @@ class TrainerTest {
                 && Files.exists(tmp.resolve("a/config.json")));
     }
 
+    /**
+     * A busy process beside the run changes the thread counts that follow the load (the CPU kernels'
+     * pool, OpenBLAS with blasThreads=0) but not the metrics: the kernels are bit-identical at any
+     * count, and OpenBLAS's count, which changes its sums, is fixed by default.
+     */
+    @Test
+    void metricsDoNotDependOnTheMachinesLoad(@TempDir Path tmp) throws Exception {
+        run(small(2), tmp.resolve("quiet"), false);
+        Process busy = new ProcessBuilder("sh", "-c", "while :; do :; done").start();
+        try {
+            Thread.sleep(300);   // the pool samples /proc/stat every 0.1 s
+            run(small(2), tmp.resolve("busy"), false);
+        } finally {
+            busy.destroyForcibly().waitFor();
+        }
+        assertEquals(Files.readString(tmp.resolve("quiet/metrics.jsonl")), Files.readString(tmp.resolve("busy/metrics.jsonl")));
+    }
+
     @Test
     void resumedRunEndsWithTheSameWeights(@TempDir Path tmp) throws Exception {
         run(small(4), tmp.resolve("straight"), false);
