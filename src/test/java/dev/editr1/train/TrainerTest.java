@@ -64,15 +64,18 @@ class TrainerTest {
      */
     @Test
     void metricsDoNotDependOnTheMachinesLoad(@TempDir Path tmp) throws Exception {
-        run(small(2), tmp.resolve("quiet"), false);
-        Process busy = new ProcessBuilder("sh", "-c", "while :; do :; done").start();
-        try {
-            Thread.sleep(300);   // the pool samples /proc/stat every 0.1 s
-            run(small(2), tmp.resolve("busy"), false);
-        } finally {
-            busy.destroyForcibly().waitFor();
+        for (TrainConfig c : new TrainConfig[] {small(2), GrpoTrainerTest.grpo(2)}) {
+            Path quiet = tmp.resolve(c.objective + "-quiet"), loaded = tmp.resolve(c.objective + "-busy");
+            run(c, quiet, false);
+            Process busy = new ProcessBuilder("sh", "-c", "while :; do :; done").start();
+            try {
+                Thread.sleep(300);   // the pool samples /proc/stat every 0.1 s
+                run(c, loaded, false);
+            } finally {
+                busy.destroyForcibly().waitFor();
+            }
+            assertEquals(Files.readString(quiet.resolve("metrics.jsonl")), Files.readString(loaded.resolve("metrics.jsonl")), c.objective.toString());
         }
-        assertEquals(Files.readString(tmp.resolve("quiet/metrics.jsonl")), Files.readString(tmp.resolve("busy/metrics.jsonl")));
     }
 
     @Test
