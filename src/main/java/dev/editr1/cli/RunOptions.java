@@ -61,7 +61,7 @@ final class RunOptions {
         return config != null || (sets != null && !sets.isEmpty()) || model != null || weights != null || data != null;
     }
 
-    /** {@link #changesTheRun} with {@code --set dist…=…} allowed: the distributed settings do not change the math. */
+    /** {@link #changesTheRun} with the {@link #machineSetting machine settings} allowed: they do not change the math. */
     boolean changesTheRunBesidesDist() {
         boolean otherSets = sets != null && sets.stream().anyMatch(x -> !machineSetting(x));
         return config != null || otherSets || model != null || weights != null || data != null;
