@@ -161,23 +161,18 @@ public final class BenchSupport {
 
     /** A trainer of the embedded default (default config and seed, the shipped base, the CPU) on given kernels, in a folder. */
     static EpochRun defaultTrainer(KernelOps ops, Path dir) throws IOException {
-        TrainConfig d = new TrainConfig();
-        return defaultTrainer(ops, dir, d.threads, d.kernelThreads, d.blasThreads);
+        return defaultTrainer(ops, dir, java.util.List.of());
     }
 
     /** {@link #defaultTrainer(KernelOps, Path)} with libtorch's, the CPU kernels' and OpenBLAS's threads set. */
     static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads, int blasThreads) throws IOException {
-        return defaultTrainer(ops, dir, threads, kernelThreads, blasThreads, java.util.List.of());
+        return defaultTrainer(ops, dir, java.util.List.of("threads=" + threads, "kernelThreads=" + kernelThreads, "blasThreads=" + blasThreads));
     }
 
     /** The same with {@code key=value} settings (as {@code --set} takes them) on top of the default. */
-    static EpochRun defaultTrainer(KernelOps ops, Path dir, int threads, int kernelThreads, int blasThreads, java.util.List<String> sets)
-            throws IOException {
+    static EpochRun defaultTrainer(KernelOps ops, Path dir, java.util.List<String> sets) throws IOException {
         TrainConfig cfg = new TrainConfig();
         cfg.device = "cpu";
-        cfg.threads = threads;
-        cfg.kernelThreads = kernelThreads;
-        cfg.blasThreads = blasThreads;
         cfg.setAll(sets);
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         RunContext ctx = RunContext.open(cfg, quiet, ops, null);

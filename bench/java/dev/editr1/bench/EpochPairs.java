@@ -5,8 +5,6 @@ import java.nio.file.Path;
 
 import org.bytedeco.javacpp.PointerScope;
 
-import dev.editr1.train.TrainConfig;
-
 
 /**
  * The fused vs composed epoch, interleaved in one JVM: two trainers of the embedded default with
@@ -41,9 +39,7 @@ public final class EpochPairs {
             for (int i = 0; i < 2; i++) {
                 dirs[i] = Files.createTempDirectory("editr1-epochpairs-" + impls[i]);
                 ops[i] = new TimedOps(BenchSupport.ops(variant ? "native" : impls[i]));
-                TrainConfig d = new TrainConfig();
-                trainers[i] = BenchSupport.defaultTrainer(ops[i], dirs[i], d.threads, d.kernelThreads, d.blasThreads,
-                        variant && i == 1 ? sets : java.util.List.of());
+                trainers[i] = BenchSupport.defaultTrainer(ops[i], dirs[i], variant && i == 1 ? sets : java.util.List.of());
             }
             for (int e = 0; e < warmup + epochs; e++) {
                 for (int j = 0; j < 2; j++) {

@@ -22,7 +22,7 @@ import dev.editr1.reward.LoopbackJudgeServer;
 class MemoryModelTest {
     /**
      * The measured peak above the epoch's start (MB, median of epochs 1..), the predicted transient, and
-     * the prediction's rollout, training-slot and epoch terms (MB).
+     * the prediction's rollout and training-slot terms (MB).
      */
     static double[] measure(Path dir, String... sets) throws Exception {
         TrainConfig c = TrainerTest.small(4);
@@ -51,8 +51,7 @@ class MemoryModelTest {
                 }
         }
         double mb = 1048576.0;
-        return new double[] {MemoryTest.typical(peaks), est.transientBytes() / mb, est.rolloutBytes() / mb, est.trainingBytes() / mb,
-                est.epochBytes() / mb};
+        return new double[] {MemoryTest.typical(peaks), est.transientBytes() / mb, est.rolloutBytes() / mb, est.trainingBytes() / mb};
     }
 
     @Test
