@@ -25,7 +25,8 @@ import dev.editr1.train.TrainConfig;
  * {
  *   "base":     { "prompts": 8, "lr": 0.001 },                 // config.json fields (optional)
  *   "variants": [ {"name": "nft",  "set": {}},
- *                 {"name": "grpo", "set": {"objective": "grpo"}} ],   // --set overrides per variant
+ *                 {"name": "grpo", "set": {"objective": "grpo"}},     // --set overrides per variant
+ *                 {"name": "cheap", "set": {"prompts": "4"}, "epochs": 240} ],  // its own epoch count (optional)
  *   "seeds":    [1, 2, 3],
  *   "budget":   {"epochs": 120}       // or {"seconds": 900, "max_epochs": 100000}
  *   "parallel": 1,                    // runs at once (optional; default: one per two cores)
@@ -37,7 +38,10 @@ import dev.editr1.train.TrainConfig;
  * Every (variant, seed) is a {@code train} run in a child process. An epoch budget gives every run
  * the same number of epochs ({@code epochs}); a seconds budget gives every run the same training
  * time ({@code wallSeconds}: a run stops after the epoch that brings it there, at most
- * {@code max_epochs}).
+ * {@code max_epochs}). Under an epoch budget a variant may name its own {@code epochs}: an equal-cost
+ * comparison of variants whose epochs cost differently (measured beforehand: the report's training
+ * seconds show what each run cost), which, unlike a seconds budget, does not depend on the machine's
+ * load — every run is a function of its seed.
  *
  * @param base     the base configuration's fields, as in a config.json (JSON text)
  * @param variants the variants in order
@@ -53,8 +57,15 @@ import dev.editr1.train.TrainConfig;
 public record AblationSpec(String base, List<Variant> variants, List<Long> seeds, int epochs, double seconds, int maxEpochs,
                            int parallel, double reachReward, int smoothEpochs, List<String> jvmArgs) {
 
-    /** A variant: a name (a folder name) and {@code --set} overrides in order. */
-    public record Variant(String name, Map<String, String> sets) {}
+    /**
+     * A variant: a name (a folder name), {@code --set} overrides in order, and its own epoch count
+     * under an epoch budget (0: the budget's).
+     */
+    public record Variant(String name, Map<String, String> sets, int epochs) {
+        public Variant(String name, Map<String, String> sets) {
+            this(name, sets, 0);
+        }
+    }
 
     public static AblationSpec read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("ablation file " + file + " does not exist");
@@ -94,7 +105,15 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
                         throw new IllegalArgumentException("variant " + name + ": set." + s.getKey() + " must be a string, number or boolean");
                     sets.put(s.getKey(), text(s.getValue().getAsJsonPrimitive()));
                 }
-            variants.add(new Variant(name, sets));
+            int ve = 0;
+            if (v.has("epochs")) {
+                ve = v.get("epochs").getAsInt();
+                if (ve < 1) throw new IllegalArgumentException("variant " + name + ": 'epochs' must be >= 1");
+            }
+            for (String k : v.keySet())
+                if (!Set.of("name", "set", "epochs").contains(k))
+                    throw new IllegalArgumentException("variant " + name + ": unknown key '" + k + "' (name, set, epochs)");
+            variants.add(new Variant(name, sets, ve));
         }
         List<Long> seeds = new ArrayList<>();
         if (!o.has("seeds") || !o.get("seeds").isJsonArray() || o.getAsJsonArray("seeds").isEmpty())
@@ -109,6 +128,11 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
         int maxEpochs = b.has("max_epochs") ? b.get("max_epochs").getAsInt() : 100_000;
         if ((epochs > 0) == (seconds > 0))
             throw new IllegalArgumentException("'budget' needs exactly one of epochs (> 0) or seconds (> 0)");
+        if (seconds > 0)
+            for (Variant v : variants)
+                if (v.epochs() > 0)
+                    throw new IllegalArgumentException("variant " + v.name() + ": its own 'epochs' needs an epoch budget (the spec's is "
+                            + seconds + " s of training)");
         if (maxEpochs < 1) throw new IllegalArgumentException("budget.max_epochs must be >= 1");
         int parallel = o.has("parallel") ? o.get("parallel").getAsInt() : 0;
         if (parallel < 0) throw new IllegalArgumentException("'parallel' must be >= 1 (or absent for the default)");
@@ -146,7 +170,7 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
             }
         c.seed = seed;
         if (epochs > 0) {
-            c.epochs = epochs;
+            c.epochs = v.epochs() > 0 ? v.epochs() : epochs;
             c.wallSeconds = 0;
         } else {
             c.epochs = maxEpochs;
@@ -160,9 +184,15 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
         return parallel > 0 ? parallel : Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 
-    /** "120 epochs" or "900 s of training". */
+    /** "120 epochs", "120 epochs (some variants their own: …)" or "900 s of training". */
     public String describeBudget() {
-        return epochs > 0 ? epochs + " epochs" : String.format(java.util.Locale.ROOT, "%.0f s of training (at most %d epochs)", seconds,
+        if (epochs > 0) {
+            List<String> own = new ArrayList<>();
+            for (Variant v : variants)
+                if (v.epochs() > 0) own.add(v.name() + " " + v.epochs());
+            return epochs + " epochs" + (own.isEmpty() ? "" : " (variants with their own: " + String.join(", ", own) + ")");
+        }
+        return String.format(java.util.Locale.ROOT, "%.0f s of training (at most %d epochs)", seconds,
                 maxEpochs);
     }
 
@@ -177,6 +207,7 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
             JsonObject s = new JsonObject();
             v.sets().forEach(s::addProperty);
             vo.add("set", s);
+            if (v.epochs() > 0) vo.addProperty("epochs", v.epochs());
             vs.add(vo);
         }
         o.add("variants", vs);

@@ -106,6 +106,12 @@ class AblationTest {
                         "variant a: groupSize must be >= 2"},
                 {"{\"variants\": [{\"name\": \"a\"}], \"seeds\": [1, 1], \"budget\": {\"epochs\": 1}}", "repeated seed"},
                 {"{\"variants\": [{\"name\": \"a\"}], \"seeds\": [1], \"budget\": {\"epochs\": 1}, \"parallell\": 2}", "unknown key"},
+                {"{\"variants\": [{\"name\": \"a\", \"epochs\": 0}], \"seeds\": [1], \"budget\": {\"epochs\": 1}}",
+                        "variant a: 'epochs' must be >= 1"},
+                {"{\"variants\": [{\"name\": \"a\", \"epochs\": 5}], \"seeds\": [1], \"budget\": {\"seconds\": 60}}",
+                        "variant a: its own 'epochs' needs an epoch budget"},
+                {"{\"variants\": [{\"name\": \"a\", \"epoch\": 5}], \"seeds\": [1], \"budget\": {\"epochs\": 1}}",
+                        "variant a: unknown key 'epoch'"},
         };
         for (String[] c : cases) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AblationSpec.parse(c[0]), c[0]);
@@ -117,6 +123,14 @@ class AblationTest {
         assertEquals(60.0, ok.config(ok.variants().get(0), 3).wallSeconds, 0.0);
         assertEquals(3, ok.config(ok.variants().get(0), 3).seed);
         assertFalse(Double.isFinite(ok.reachReward()));
+        // an equal-cost comparison: a variant with cheaper epochs runs more of them, the others the budget's
+        AblationSpec own = AblationSpec.parse("{\"variants\": [{\"name\": \"a\"}, {\"name\": \"b\", \"set\": {\"prompts\": 4},"
+                + " \"epochs\": 9}], \"seeds\": [1], \"budget\": {\"epochs\": 5}}");
+        assertEquals(5, own.config(own.variants().get(0), 1).epochs);
+        assertEquals(9, own.config(own.variants().get(1), 1).epochs);
+        assertEquals(4, own.config(own.variants().get(1), 1).prompts);
+        assertEquals(own, AblationSpec.parse(own.toJson().toString()), "the spec as ablation.json records it reads back the same");
+        assertTrue(own.describeBudget().contains("b 9"), own.describeBudget());
     }
 
     @Test
