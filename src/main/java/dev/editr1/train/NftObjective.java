@@ -33,6 +33,15 @@ import dev.editr1.model.EditingModel;
  * velocity, so their activations are gone before θ's forward builds its graph: at most one
  * activation graph is alive. The NFT loss normalizes by the kept samples of its call, so a
  * micro-batch's gradient is weighted by its share of them — the sum equals the full-batch gradient.
+ *
+ * <p>Noise key ({@code groupNoise}): by default each sample draws its own timesteps and ε, keyed by its
+ * id. With {@code noiseGroup = G} the G samples of a group (ids e·2²⁴ + g·G … + G − 1, one prompt)
+ * draw them by the group's first id, so all of them are trained at the same t with the same ε —
+ * common random numbers. Each sample's expected gradient is unchanged (its t and ε have the same
+ * distribution); what changes is the batch gradient's variance: it is Σ_b A_b·∇ℓ_b with advantages
+ * that sum to about 0 within a group, so the part of ∇ℓ that depends on ε and t but not on the
+ * sample cancels instead of adding noise. Kept samples of one group share the key whether or not
+ * the filter dropped their neighbours.
  */
 public final class NftObjective implements Objective {
     private final EditingModel model;
@@ -43,13 +52,16 @@ public final class NftObjective implements Objective {
     private final long seed;
     private final int microBatch;
     private final boolean checkpoint;
+    private final int noiseGroup;
 
     /**
      * @param microBatch samples per loss/backward pass (0 or ≥ the kept samples: one pass)
      * @param checkpoint recompute θ's activations block by block in backward ({@link EditingModel#velocityForTraining})
+     * @param noiseGroup 1: every sample its own timesteps and ε; G (the group size): a group's samples share them
      */
     public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
-                        int microBatch, boolean checkpoint) {
+                        int microBatch, boolean checkpoint, int noiseGroup) {
+        if (noiseGroup < 1) throw new IllegalArgumentException("noiseGroup must be >= 1 (got " + noiseGroup + ")");
         this.model = model;
         this.ops = ops;
         this.loss = loss;
@@ -58,6 +70,13 @@ public final class NftObjective implements Objective {
         this.seed = seed;
         this.microBatch = microBatch;
         this.checkpoint = checkpoint;
+        this.noiseGroup = noiseGroup;
+    }
+
+    /** The id a sample's timesteps and ε are keyed by: its own, or its group's first sample's. */
+    long noiseId(long sampleId) {
+        long j = sampleId % Trainer.TRAIN_ID_STRIDE;   // the sample's index in its epoch; groups are consecutive
+        return sampleId - j % noiseGroup;
     }
 
     /** The k distinct grid indices (of the N non-zero σ) sample id trains on this epoch. */
@@ -111,9 +130,13 @@ public final class NftObjective implements Objective {
         long t0 = System.nanoTime();
         int n = ids.length;
         float[] tv = new float[n];
-        for (int i = 0; i < n; i++) tv[i] = (float) sigmas[timesteps(epoch, ids[i])[k]];
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = noiseId(ids[i]);
+            tv[i] = (float) sigmas[timesteps(epoch, keys[i])[k]];
+        }
         Tensor t = Tensors.fromFloats(tv, x0.device(), n);
-        ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(ids, x0.device()), x0, t, true);
+        ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(keys, x0.device()), x0, t, true);
         Tensor vOld, vRef;
         try (NoGradGuard g = new NoGradGuard()) {
             vOld = Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OLD));

@@ -92,6 +92,8 @@ public final class TrainConfig {
     public double weightFloor = 1e-5;
     public NftForm lossForm = NftForm.X0;
     public double timestepFraction = 0.99;
+    public boolean groupNoise = false;   // NFT: a group's samples share each slot's t and ε (common random numbers: the
+                                         // expected gradient is unchanged, the ε noise common to a group cancels in Σ A·∇)
 
     // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
     public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step

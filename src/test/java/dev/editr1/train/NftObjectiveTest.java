@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 import dev.editr1.flow.SigmaSchedule;
@@ -16,7 +18,10 @@ import dev.editr1.model.Conditioning;
 import dev.editr1.model.EditDiT;
 import dev.editr1.model.EditDiTTestAccess;
 
-/** The NFT objective's memory options change how it computes, not what: micro-batches and checkpointing. */
+/**
+ * The NFT objective's memory options change how it computes, not what (micro-batches and
+ * checkpointing); its noise key decides which samples share their timesteps and ε.
+ */
 class NftObjectiveTest {
     static final NativeOps OPS = new NativeOps(true);
 
@@ -30,7 +35,7 @@ class NftObjectiveTest {
         Tensor r = Tensors.fromFloats(new float[] {0f, 0.2f, 0.5f, 0.7f, 1f, 0.9f, 0.4f}, b);
         long[] ids = {3, 17, 18, 40, 41, 90, 1L << 30};
         double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
-        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, microBatch, checkpoint);
+        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, microBatch, checkpoint, 1);
         Objective.Stats s = o.accumulate(x0, c, r, 2, ids);
         float[][] g = m.lora().theta.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
         return new Result(s.loss(), s.kl(), g);
@@ -60,5 +65,45 @@ class NftObjectiveTest {
     @Test
     void checkpointingGivesTheSameStep() {
         assertSame(accumulate(0, false), accumulate(3, true), "checkpointed micro-batches of 3");
+    }
+
+    @Test
+    void groupNoiseKeysEverySampleOfAGroupByItsFirst() {
+        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
+        NftObjective own = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, 0, false, 1);
+        NftObjective grouped = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, 0, false, 8);
+        long epoch5 = 5 * Trainer.TRAIN_ID_STRIDE;
+        assertEquals(epoch5 + 19, own.noiseId(epoch5 + 19));
+        assertEquals(epoch5 + 16, grouped.noiseId(epoch5 + 19), "sample 19 is in the group of samples 16..23");
+        assertEquals(epoch5 + 16, grouped.noiseId(epoch5 + 16));
+        assertEquals(epoch5 + 24, grouped.noiseId(epoch5 + 31));
+        assertEquals(0, grouped.noiseId(7), "epoch 0's first group");
+    }
+
+    /**
+     * Common random numbers, observed: two identical samples (same source, instruction and final
+     * latent) with opposite advantages (r = 0.75 and 0.25) at θ = θ_old and λ = 0 pull in exactly
+     * opposite directions when they share t and ε — their gradients cancel — and not when each
+     * draws its own.
+     */
+    @Test
+    void aSharedDrawCancelsWhatTheGroupHasInCommon() {
+        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
+        NftLossConfig noKl = new NftLossConfig(1.0, 5.0, 0.0, 1e-5, dev.editr1.kernels.NftForm.X0);
+        double[] largest = new double[2];
+        for (int g : new int[] {1, 2}) {
+            EditDiT m = EditDiTTestAccess.trained(9);
+            m.lora().updateOld(0);   // θ_old = θ
+            Tensor one = EditDiTTestAccess.rnd(31, 1, 3, 16, 16), src = EditDiTTestAccess.rnd(32, 1, 3, 16, 16);
+            Tensor x0 = torch.cat(new TensorVector(one, one)), source = torch.cat(new TensorVector(src, src));
+            Tensor textIds = EditDiTTestAccess.ids(1).repeat(2, 1);
+            Conditioning c = new Conditioning(Map.of("source", source, "text_ids", textIds));
+            new NftObjective(m, OPS, noKl, sigmas, 5, 11, 0, false, g).accumulate(x0, c, Tensors.fromFloats(new float[] {0.75f, 0.25f}, 2), 0,
+                    new long[] {0, 1});
+            for (Tensor p : m.lora().theta.tensors())
+                for (float v : Tensors.toFloats(p.grad())) largest[g - 1] = Math.max(largest[g - 1], Math.abs(v));
+        }
+        assertTrue(largest[0] > 1e-4, "own draws: the two samples' gradients do not cancel (largest " + largest[0] + ")");
+        assertTrue(largest[1] <= 1e-5 * largest[0], "a shared draw: they cancel (largest " + largest[1] + " vs " + largest[0] + ")");
     }
 }
