@@ -61,11 +61,7 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
      * A variant: a name (a folder name), {@code --set} overrides in order, and its own epoch count
      * under an epoch budget (0: the budget's).
      */
-    public record Variant(String name, Map<String, String> sets, int epochs) {
-        public Variant(String name, Map<String, String> sets) {
-            this(name, sets, 0);
-        }
-    }
+    public record Variant(String name, Map<String, String> sets, int epochs) {}
 
     public static AblationSpec read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new IOException("ablation file " + file + " does not exist");

@@ -174,6 +174,8 @@ public final class TrainConfig {
         if (grpoEmaInterval < 1) p.add("grpoEmaInterval must be >= 1 (got " + grpoEmaInterval + ")");
         if (objective == ObjectiveKind.GRPO && cfgScale > 1)
             p.add("objective grpo trains without classifier-free guidance: cfgScale must be 1 (got " + cfgScale + ")");
+        if (objective == ObjectiveKind.GRPO && groupNoise)
+            p.add("groupNoise is DiffusionNFT's training noise; objective grpo trains on its rollouts' own SDE steps (set it false)");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");

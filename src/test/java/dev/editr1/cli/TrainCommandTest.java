@@ -48,6 +48,7 @@ public class TrainCommandTest {
                 {new String[] {"--base", tmp.resolve("missing.safetensors").toString()}, "does not exist"},
                 {new String[] {"--nproc", "0"}, "--nproc must be >= 1 (got 0)"},
                 {new String[] {"--set", "distHeartbeatTimeoutSeconds=0.1"}, "distHeartbeatTimeoutSeconds must be >= 0.5"},
+                {new String[] {"--objective", "grpo", "--set", "groupNoise=true"}, "groupNoise is DiffusionNFT's training noise"},
         };
         int i = 0;
         for (Object[] c : cases) {
