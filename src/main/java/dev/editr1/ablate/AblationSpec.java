@@ -180,7 +180,7 @@ public record AblationSpec(String base, List<Variant> variants, List<Long> seeds
         return parallel > 0 ? parallel : Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 
-    /** "120 epochs", "120 epochs (some variants their own: …)" or "900 s of training". */
+    /** "120 epochs", "120 epochs (variants with their own: cheap 240)" or "900 s of training (at most N epochs)". */
     public String describeBudget() {
         if (epochs > 0) {
             List<String> own = new ArrayList<>();
