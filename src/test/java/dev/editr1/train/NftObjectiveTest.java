@@ -24,6 +24,7 @@ import dev.editr1.model.EditDiTTestAccess;
  */
 class NftObjectiveTest {
     static final NativeOps OPS = new NativeOps(true);
+    static final double[] SIGMAS = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
 
     record Result(double loss, double kl, float[][] grads) {}
 
@@ -34,8 +35,7 @@ class NftObjectiveTest {
         Conditioning c = new Conditioning(Map.of("source", src, "text_ids", EditDiTTestAccess.ids(b)));
         Tensor r = Tensors.fromFloats(new float[] {0f, 0.2f, 0.5f, 0.7f, 1f, 0.9f, 0.4f}, b);
         long[] ids = {3, 17, 18, 40, 41, 90, 1L << 30};
-        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
-        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, microBatch, checkpoint, 1);
+        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1);
         Objective.Stats s = o.accumulate(x0, c, r, 2, ids);
         float[][] g = m.lora().theta.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
         return new Result(s.loss(), s.kl(), g);
@@ -69,9 +69,8 @@ class NftObjectiveTest {
 
     @Test
     void groupNoiseKeysEverySampleOfAGroupByItsFirst() {
-        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
-        NftObjective own = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, 0, false, 1);
-        NftObjective grouped = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, sigmas, 5, 11, 0, false, 8);
+        NftObjective own = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, 0, false, 1);
+        NftObjective grouped = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, 0, false, 8);
         long epoch5 = 5 * Trainer.TRAIN_ID_STRIDE;
         assertEquals(epoch5 + 19, own.noiseId(epoch5 + 19));
         assertEquals(epoch5 + 16, grouped.noiseId(epoch5 + 19), "sample 19 is in the group of samples 16..23");
@@ -88,8 +87,7 @@ class NftObjectiveTest {
      */
     @Test
     void aSharedDrawCancelsWhatTheGroupHasInCommon() {
-        double[] sigmas = SigmaSchedule.preset(SigmaSchedule.Preset.QWEN, 6, 16, Double.NaN);
-        NftLossConfig noKl = new NftLossConfig(1.0, 5.0, 0.0, 1e-5, dev.editr1.kernels.NftForm.X0);
+        NftLossConfig d = NftLossConfig.DEFAULTS, noKl = new NftLossConfig(d.beta(), d.c(), 0.0, d.floor(), d.form());
         double[] largest = new double[2];
         for (int g : new int[] {1, 2}) {
             EditDiT m = EditDiTTestAccess.trained(9);
@@ -98,7 +96,7 @@ class NftObjectiveTest {
             Tensor x0 = torch.cat(new TensorVector(one, one)), source = torch.cat(new TensorVector(src, src));
             Tensor textIds = EditDiTTestAccess.ids(1).repeat(2, 1);
             Conditioning c = new Conditioning(Map.of("source", source, "text_ids", textIds));
-            new NftObjective(m, OPS, noKl, sigmas, 5, 11, 0, false, g).accumulate(x0, c, Tensors.fromFloats(new float[] {0.75f, 0.25f}, 2), 0,
+            new NftObjective(m, OPS, noKl, SIGMAS, 5, 11, 0, false, g).accumulate(x0, c, Tensors.fromFloats(new float[] {0.75f, 0.25f}, 2), 0,
                     new long[] {0, 1});
             for (Tensor p : m.lora().theta.tensors())
                 for (float v : Tensors.toFloats(p.grad())) largest[g - 1] = Math.max(largest[g - 1], Math.abs(v));
