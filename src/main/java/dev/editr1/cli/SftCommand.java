@@ -12,7 +12,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code editr1 sft}: trains a model from scratch by plain flow matching on a dataset's targets. */
+/**
+ * {@code editr1 sft}: trains a model from scratch (or, with {@code --continue}, from its weights) by
+ * plain flow matching on a dataset's targets.
+ */
 @Command(name = "sft", mixinStandardHelpOptions = true,
         description = "Train the built-in editing model from scratch by flow matching (makes the shipped base checkpoint).")
 final class SftCommand implements Callable<Integer> {
@@ -39,6 +42,9 @@ final class SftCommand implements Callable<Integer> {
     @Option(names = "--force", description = "overwrite an existing --out file")
     boolean force;
 
+    @Option(names = "--continue", description = "start from the model's weights (--weights; default the shipped base) instead of from scratch")
+    boolean fromWeights;
+
     @Override
     public Integer call() throws Exception {
         if (Files.exists(out) && !force)
@@ -51,7 +57,7 @@ final class SftCommand implements Callable<Integer> {
         if (preset != null) c.modelPreset = preset;
         TrainConfig cfg = run.config();
         try (RunContext ctx = RunContext.open(cfg, System.out, null,
-                (conf, device) -> conf.model.fresh(c.modelPreset, conf.imageSize, c.seed, device))) {
+                fromWeights ? null : (conf, device) -> conf.model.fresh(c.modelPreset, conf.imageSize, c.seed, device))) {
             Sft sft = new Sft(c, ctx, System.out);
             EditingModel m = sft.run();
             cfg.model.saveBase(m, out, sft.recipe());

@@ -113,6 +113,16 @@ public final class EditDiT implements EditingModel {
         return m;
     }
 
+    /** Each block's MLP (fc1, fc2), for {@code loraMlp=true}. */
+    @Override
+    public Map<String, long[]> mlpLoraTargets() {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < cfg.depth(); i++)
+            for (String t : List.of("blocks." + i + ".mlp.fc1", "blocks." + i + ".mlp.fc2"))
+                m.put(t, Tensors.shape(base.get(t + ".weight")));
+        return m;
+    }
+
     private Tensor lin(String m, Tensor x, LoraAdapter lora) {
         return Layers.linear(base, m, x, lora);
     }
@@ -305,9 +315,9 @@ public final class EditDiT implements EditingModel {
         a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
         h = h.add(a.mul(mod.get(2)));
         Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
-        Tensor hidden = torch.gelu(lin(p + ".mlp.fc1", y, null));
+        Tensor hidden = torch.gelu(lin(p + ".mlp.fc1", y, lora));   // (adapted only when the adapter targets it)
         NativeMemory.mark();   // the block's high-water point: fc1's and GELU's outputs (4 widths each) are alive
-        y = lin(p + ".mlp.fc2", hidden, null);
+        y = lin(p + ".mlp.fc2", hidden, lora);
         Tensor out = h.add(y.mul(mod.get(5)));
         NativeMemory.mark();   // the block's end: in a scoped forward every intermediate above is still alive
         return out;

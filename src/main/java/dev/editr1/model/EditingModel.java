@@ -51,6 +51,14 @@ public interface EditingModel {
     /** The linear layers LoRA adapts, with the [out, in] shapes of their weights. */
     Map<String, long[]> loraTargets();
 
+    /**
+     * The MLP linears LoRA may adapt as well ({@code loraMlp=true}), with their [out, in] shapes; empty
+     * where the model does not offer them (its forward must pass the adapter to these layers).
+     */
+    default Map<String, long[]> mlpLoraTargets() {
+        return Map.of();
+    }
+
     /** How this model's adapters draw A (PEFT's default, or the Gaussian init Edit-R1 uses). */
     default LoraAdapter.Init loraInit() {
         return LoraAdapter.Init.KAIMING_UNIFORM;

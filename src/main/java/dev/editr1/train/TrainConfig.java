@@ -28,6 +28,9 @@ public final class TrainConfig {
     /** The policy-optimization objective (a strategy of the one trainer): DiffusionNFT, or the Flow-GRPO baseline. */
     public enum ObjectiveKind { NFT, GRPO }
 
+    /** The learning rate over the run's optimizer steps: {@code lr} throughout, or a cosine from lr to 0 at {@code epochs}. */
+    public enum LrSchedule { CONSTANT, COSINE }
+
     // ---- run
     public long seed = 1;
     public int epochs = 600;
@@ -103,12 +106,14 @@ public final class TrainConfig {
 
     // ---- optimizer and policies (SPEC §7)
     public double lr = 3e-4;
+    public LrSchedule lrSchedule = LrSchedule.CONSTANT;
     public double beta1 = 0.9, beta2 = 0.999, weightDecay = 1e-4, eps = 1e-8;
     public double gradClip = 1.0;
     public OldPolicySchedule oldPolicyDecay = OldPolicySchedule.LINEAR;
     public double evalEmaMax = 0.9;
     public int loraRank = 32;
     public double loraAlpha = 64;
+    public boolean loraMlp = false;      // LoRA on the MLPs too, where the model offers them (EditingModel.mlpLoraTargets)
 
     // ---- many ranks (torchrun's RANK, WORLD_SIZE, … or train --nproc N); none of these changes the math
     public double distTimeoutSeconds = 30;          // a collective waits this long for a live rank to arrive (raise it
@@ -230,6 +235,17 @@ public final class TrainConfig {
     public void validate() {
         List<String> p = problems();
         if (!p.isEmpty()) throw new IllegalArgumentException("bad configuration:\n  - " + String.join("\n  - ", p));
+    }
+
+    /**
+     * The learning rate of the optimizer step after {@code stepsDone} steps: lr, or with the cosine
+     * schedule lr·(1 + cos(π·stepsDone/epochs))/2 (one step per epoch: lr at the first, → 0 at the last).
+     */
+    public double lrAt(long stepsDone) {
+        return switch (lrSchedule) {
+            case CONSTANT -> lr;
+            case COSINE -> lr * 0.5 * (1 + Math.cos(Math.PI * Math.min(1.0, (double) stepsDone / epochs)));
+        };
     }
 
     /** Training timesteps per sample: ⌊fraction · N⌋ of the N grid values (0.99 · 6 → 5), at least 1. */

@@ -120,8 +120,19 @@ public final class Trainer {
         }
     }
 
+    /** The layers the run's adapters target: the model's, and its MLPs with {@code loraMlp}. */
+    static Map<String, long[]> loraTargets(EditingModel model, TrainConfig cfg) {
+        Map<String, long[]> m = new LinkedHashMap<>(model.loraTargets());
+        if (cfg.loraMlp) {
+            Map<String, long[]> mlp = model.mlpLoraTargets();
+            if (mlp.isEmpty()) throw new IllegalArgumentException("loraMlp=true: " + model.describe() + " offers no MLP layers to adapt");
+            m.putAll(mlp);
+        }
+        return m;
+    }
+
     private void prepare(boolean resume) throws IOException {
-        lora = LoraSets.fresh(model.loraTargets(), cfg.loraRank, cfg.loraAlpha, model.loraInit(), cfg.seed);
+        lora = LoraSets.fresh(loraTargets(model, cfg), cfg.loraRank, cfg.loraAlpha, model.loraInit(), cfg.seed);
         model.attachLora(lora);
         optimizer = new AdamW(lora.theta.params, cfg.beta1, cfg.beta2, cfg.eps, cfg.weightDecay);
         rollouts = ctx.rollouts();
@@ -451,7 +462,7 @@ public final class Trainer {
             optimizer.zeroGrad();
             return new Step(norm, comm, true);
         }
-        optimizer.step(cfg.lr);
+        optimizer.step(cfg.lrAt(optimizer.step()));
         optimizer.zeroGrad();
         return new Step(norm, comm, false);
     }

@@ -41,6 +41,7 @@ public class TrainCommandTest {
                 {new String[] {"--set", "nosuchfield=3"}, "no config field 'nosuchfield'"},
                 {new String[] {"--set", "filterMode=xor"}, "unknown filterMode 'xor' (or, and, off)"},
                 {new String[] {"--set", "solver=rk4"}, "unknown solver 'rk4' (euler, dpm2m)"},
+                {new String[] {"--set", "lrSchedule=warm"}, "unknown lrSchedule 'warm' (constant, cosine)"},
                 {new String[] {"--set", "epochs=many"}, "'many' is not an integer"},
                 {new String[] {"--device", "tpu"}, "unknown device 'tpu' (auto, cpu, cuda or cuda:N)"},
                 {new String[] {"--model", "sdxl"}, "unknown model 'sdxl' (builtin, flux-kontext, qwen-image-edit"},

@@ -66,6 +66,38 @@ class EditDiTTest {
         }
     }
 
+    /** loraMlp: an adapter on the MLPs as well is the base while fresh, and its MLP factors change the output and get gradients. */
+    @Test
+    void mlpTargetsAreAdaptedWhenTheAdapterHasThem() {
+        EditDiT m = new EditDiT(CFG, 1);
+        java.util.Map<String, long[]> targets = new java.util.LinkedHashMap<>(m.loraTargets());
+        targets.putAll(m.mlpLoraTargets());
+        assertArrayEquals(new long[] {4L * CFG.width(), CFG.width()}, m.mlpLoraTargets().get("blocks.1.mlp.fc1"));
+        assertArrayEquals(new long[] {CFG.width(), 4L * CFG.width()}, m.mlpLoraTargets().get("blocks.1.mlp.fc2"));
+        LoraAdapter a = LoraAdapter.create(targets, 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 3);
+        Tensor x = rnd(1, 2, 3, 16, 16), s = rnd(2, 2, 3, 16, 16), t = Tensors.fromFloats(new float[] {0.3f, 0.9f}, 2);
+        float[] base, changed;
+        try (NoGradGuard g = new NoGradGuard()) {
+            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
+                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            base = Tensors.toFloats(m.velocity(x, s, ids(2), t, null));
+            assertArrayEquals(base, Tensors.toFloats(m.velocity(x, s, ids(2), t, a)));
+            a.b("blocks.1.mlp.fc1").copy_(rnd(5, Tensors.shape(a.b("blocks.1.mlp.fc1"))).mul(new Scalar(0.1)));
+            changed = Tensors.toFloats(m.velocity(x, s, ids(2), t, a));
+        }
+        boolean differs = false;
+        for (int i = 0; i < base.length; i++) differs |= base[i] != changed[i];
+        assertTrue(differs, "a non-zero B on an MLP layer changes the output");
+        a.params.requireGrad(true);
+        m.velocity(x, s, ids(2), t, a).sum().backward();
+        for (String k : new String[] {"blocks.1.mlp.fc1.lora_A.weight", "blocks.1.mlp.fc2.lora_B.weight"}) {
+            float[] gr = Tensors.toFloats(a.params.get(k).grad());
+            double max = 0;
+            for (float v : gr) max = Math.max(max, Math.abs(v));
+            assertTrue(max > 0, k + " gets a gradient");
+        }
+    }
+
     /** The gradient that reaches the LoRA weights through v_θ.backward(kernel grad) is autograd of the composed loss. */
     @Test
     void loraGradientEqualsAutogradOfTheComposedLoss() {

@@ -45,6 +45,33 @@ class TrainerTest {
         }
     }
 
+    /** lrSchedule: constant keeps lr; cosine starts at lr, halves at mid-run and reaches 0 at the last epoch. */
+    @Test
+    void theLearningRateFollowsItsSchedule() {
+        TrainConfig c = new TrainConfig();
+        c.epochs = 600;
+        c.lr = 1e-3;
+        assertEquals(1e-3, c.lrAt(0));
+        assertEquals(1e-3, c.lrAt(599));
+        c.set("lrSchedule", "cosine");
+        assertEquals(1e-3, c.lrAt(0), 1e-18);
+        assertEquals(5e-4, c.lrAt(300), 1e-15);
+        assertEquals(0.0, c.lrAt(600), 1e-18);
+        assertTrue(c.lrAt(100) > c.lrAt(101), "it decreases step by step");
+    }
+
+    /** loraMlp: the run's adapters target each block's fc1 and fc2 beside the attention projections. */
+    @Test
+    void loraMlpAddsTheMlpLayers() {
+        EditDiT m = new EditDiT(new dev.editr1.model.DiTConfig(16, 4, 32, 2, 4, 10, 40), 1);
+        TrainConfig c = new TrainConfig();
+        assertEquals(m.loraTargets().keySet(), Trainer.loraTargets(m, c).keySet());
+        c.set("loraMlp", "true");
+        java.util.Set<String> both = Trainer.loraTargets(m, c).keySet();
+        assertEquals(2 * m.loraTargets().size(), both.size());
+        assertTrue(both.containsAll(java.util.List.of("blocks.0.mlp.fc1", "blocks.1.mlp.fc2", "blocks.1.attn.qkv")), both.toString());
+    }
+
     @Test
     void sameSeedSameMetrics(@TempDir Path tmp) throws Exception {
         run(small(3), tmp.resolve("a"), false);
