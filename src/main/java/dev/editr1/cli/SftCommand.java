@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
  * plain flow matching on a dataset's targets.
  */
 @Command(name = "sft", mixinStandardHelpOptions = true,
-        description = "Train the built-in editing model from scratch by flow matching (makes the shipped base checkpoint).")
+        description = "Train the built-in editing model by flow matching, from scratch (makes the shipped base checkpoint) or --continue from its weights.")
 final class SftCommand implements Callable<Integer> {
     @Mixin RunOptions run;
 
@@ -49,6 +49,8 @@ final class SftCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (Files.exists(out) && !force)
             throw new IllegalArgumentException(out + " exists; pass --force to overwrite it");
+        if (fromWeights && preset != null)
+            throw new IllegalArgumentException("--preset sizes a model trained from scratch; --continue trains the model --weights names");
         Sft.Config c = new Sft.Config();
         if (steps != null) c.steps = steps;
         if (batch != null) c.batch = batch;
@@ -60,7 +62,10 @@ final class SftCommand implements Callable<Integer> {
                 fromWeights ? null : (conf, device) -> conf.model.fresh(c.modelPreset, conf.imageSize, c.seed, device))) {
             Sft sft = new Sft(c, ctx, System.out);
             EditingModel m = sft.run();
-            cfg.model.saveBase(m, out, sft.recipe());
+            java.util.Map<String, String> recipe = new java.util.LinkedHashMap<>(sft.recipe());
+            // a continued checkpoint names what it continued, so its recipe is not read as one from scratch
+            if (fromWeights) recipe.put("editr1.sft.continued_from", m.describe());
+            cfg.model.saveBase(m, out, recipe);
             System.out.println("sft: base checkpoint written to " + out);
         }
         return 0;

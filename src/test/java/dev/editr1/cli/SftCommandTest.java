@@ -30,6 +30,11 @@ class SftCommandTest {
         // one AdamW step of lr 1e-4 moves each weight by at most ~1e-4; a fresh model is nowhere near the base
         assertTrue(fromContinued > 0 && fromContinued < 2e-4, "continued: max |Δw| " + fromContinued);
         assertTrue(fromScratch > 0.05, "from scratch: max |Δw| " + fromScratch);
+        String recipe = dev.editr1.model.Safetensors.read(cont).metadata().get("editr1.sft.continued_from");
+        assertTrue(recipe != null && recipe.contains("embedded base"), "the continued checkpoint names its start: " + recipe);
+        TrainCommandTest.Out both = TrainCommandTest.run("sft", "--continue", "--preset", "small", "--out", tmp.resolve("x.safetensors").toString());
+        assertEquals(1, both.code());
+        assertTrue(both.err().contains("--preset sizes a model trained from scratch"), both.err());
     }
 
     /** The largest element-wise difference between the base's weights and a model's. */
