@@ -1,7 +1,6 @@
 package dev.editr1.model;
 
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -106,20 +105,23 @@ public final class EditDiT implements EditingModel {
     /** The attention projections LoRA adapts, with the [out, in] shapes of their weights. */
     @Override
     public Map<String, long[]> loraTargets() {
-        Map<String, long[]> m = new LinkedHashMap<>();
-        for (int i = 0; i < cfg.depth(); i++)
-            for (String t : List.of("blocks." + i + ".attn.qkv", "blocks." + i + ".attn.proj"))
-                m.put(t, Tensors.shape(base.get(t + ".weight")));
-        return m;
+        return blockLinears("attn.qkv", "attn.proj");
     }
 
     /** Each block's MLP (fc1, fc2), for {@code loraMlp=true}. */
     @Override
     public Map<String, long[]> mlpLoraTargets() {
+        return blockLinears("mlp.fc1", "mlp.fc2");
+    }
+
+    /** The named linears of every block, block by block, with their [out, in] shapes. */
+    private Map<String, long[]> blockLinears(String... names) {
         Map<String, long[]> m = new LinkedHashMap<>();
         for (int i = 0; i < cfg.depth(); i++)
-            for (String t : List.of("blocks." + i + ".mlp.fc1", "blocks." + i + ".mlp.fc2"))
+            for (String n : names) {
+                String t = "blocks." + i + "." + n;
                 m.put(t, Tensors.shape(base.get(t + ".weight")));
+            }
         return m;
     }
 
