@@ -30,6 +30,15 @@ class EditDiTTest {
         return Tensors.fromFloats(f, shape);
     }
 
+    /**
+     * A fresh model's output layer and modulations are zero (its velocity is 0 whatever the input):
+     * random ones, so comparisons and gradients mean something. Call under a NoGradGuard.
+     */
+    static void nonZeroOutputs(EditDiT m) {
+        for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
+            m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+    }
+
     static Tensor ids(int b) {
         float[] f = new float[b * 10];
         for (int i = 0; i < f.length; i++) f[i] = i % 37;
@@ -50,10 +59,8 @@ class EditDiTTest {
     @Test
     void aFreshAdapterIsTheBaseModel() {
         EditDiT m = new EditDiT(CFG, 1);
-        // non-zero output layers so the comparison means something
         try (NoGradGuard g = new NoGradGuard()) {
-            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
-                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            nonZeroOutputs(m);
             LoraAdapter a = LoraAdapter.create(m.loraTargets(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 3);
             Tensor x = rnd(1, 2, 3, 16, 16), s = rnd(2, 2, 3, 16, 16), t = Tensors.fromFloats(new float[] {0.3f, 0.9f}, 2);
             float[] base = Tensors.toFloats(m.velocity(x, s, ids(2), t, null));
@@ -78,8 +85,7 @@ class EditDiTTest {
         Tensor x = rnd(1, 2, 3, 16, 16), s = rnd(2, 2, 3, 16, 16), t = Tensors.fromFloats(new float[] {0.3f, 0.9f}, 2);
         float[] base, changed;
         try (NoGradGuard g = new NoGradGuard()) {
-            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
-                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            nonZeroOutputs(m);
             base = Tensors.toFloats(m.velocity(x, s, ids(2), t, null));
             assertArrayEquals(base, Tensors.toFloats(m.velocity(x, s, ids(2), t, a)));
             a.b("blocks.1.mlp.fc1").copy_(rnd(5, Tensors.shape(a.b("blocks.1.mlp.fc1"))).mul(new Scalar(0.1)));
@@ -104,8 +110,7 @@ class EditDiTTest {
         EditDiT m = new EditDiT(CFG, 4);
         LoraAdapter a = LoraAdapter.create(m.loraTargets(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, 5), old = a.copy();
         try (NoGradGuard g = new NoGradGuard()) {
-            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
-                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            nonZeroOutputs(m);
             for (String mod : m.loraTargets().keySet()) {
                 a.b(mod).copy_(rnd(mod.hashCode(), Tensors.shape(a.b(mod))).mul(new Scalar(0.05)));
                 old.b(mod).copy_(a.b(mod).mul(new Scalar(0.9)));
@@ -153,8 +158,7 @@ class EditDiTTest {
         EditDiT m = new EditDiT(CFG, seed);
         m.attachLora(LoraSets.fresh(m.loraTargets(), 4, 8, LoraAdapter.Init.KAIMING_UNIFORM, seed + 1));
         try (NoGradGuard g = new NoGradGuard()) {
-            for (String k : new String[] {"final.linear.weight", "final.ada.weight", "blocks.0.ada.weight", "blocks.1.ada.weight"})
-                m.base.get(k).copy_(rnd(k.hashCode(), Tensors.shape(m.base.get(k))).mul(new Scalar(0.1)));
+            nonZeroOutputs(m);
             for (String mod : m.loraTargets().keySet())
                 m.lora().theta.b(mod).copy_(rnd(mod.hashCode(), Tensors.shape(m.lora().theta.b(mod))).mul(new Scalar(0.05)));
         }
