@@ -28,6 +28,14 @@ import dev.editr1.reward.JudgeFlaw;
  * (relative), or mass down by more than {@code monitorMassDrop} (absolute). Window means of 64
  * samples × 50 epochs are steady enough that one noisy epoch cannot raise a warning.
  *
+ * <p>Separately it warns that training <b>diverges</b> when the latest window's reward is at least
+ * {@code monitorRewardFall} below the baseline's: the policy is getting worse at what the judge
+ * rewards, which is not hacking but what a step size too large for the base does (the fall must also
+ * exceed 3 standard errors of the two windows' means, so that a short window's task draw cannot
+ * raise it; measured on the
+ * embedded world: two runs from a weaker base collapsed from 0.43 to ~0.1 while their KL to the base
+ * rose ~50×; the healthy runs' 50-epoch reward never fell more than 0.030 below their first window).
+ *
  * <p>The verdict is a function of the metrics, hence of the seed: it goes into metrics.jsonl
  * ({@code hacking_warning}, empty when quiet) and the log. Where true quality is known (the embedded
  * world) the log says how it moved over the same windows, which is how the thresholds were validated
@@ -57,25 +65,38 @@ public final class RunMonitor {
     }
 
     /** The monitor's thresholds (TrainConfig's monitor* fields). */
-    public record Thresholds(int window, double rewardRise, double driftRise, double spreadDrop, double massDrop) {
+    public record Thresholds(int window, double rewardRise, double driftRise, double spreadDrop, double massDrop,
+                             double rewardFall) {
         public static Thresholds of(TrainConfig c) {
-            return new Thresholds(c.monitorWindow, c.monitorRewardRise, c.monitorDriftRise, c.monitorSpreadDrop, c.monitorMassDrop);
+            return new Thresholds(c.monitorWindow, c.monitorRewardRise, c.monitorDriftRise, c.monitorSpreadDrop, c.monitorMassDrop,
+                    c.monitorRewardFall);
         }
     }
 
-    /** Means of one window of epochs. */
-    public record Window(int from, int to, double reward, double drift, double spread, double mass, double quality) {}
+    /** Means of one window of epochs, and the standard error of its mean reward (over its epochs). */
+    public record Window(int from, int to, double reward, double drift, double spread, double mass, double quality,
+                         double rewardSe) {}
 
-    /** An epoch's verdict: the warning (empty when quiet) and the windows it compared (null before two full windows). */
-    public record Verdict(String warning, Window baseline, Window current) {
+    /**
+     * An epoch's verdict: the reward-hacking warning and the divergence warning (each empty when
+     * quiet) and the windows they compared (null before two full windows).
+     */
+    public record Verdict(String warning, String divergence, Window baseline, Window current) {
+        static final Verdict NONE = new Verdict("", "", null, null);
+
         public boolean warns() {
             return !warning.isEmpty();
+        }
+
+        public boolean diverges() {
+            return !divergence.isEmpty();
         }
     }
 
     private final Thresholds th;
     private final List<double[]> rows = new ArrayList<>();   // per epoch: reward, drift, spread, mass, quality
     private final List<Boolean> warned = new ArrayList<>();
+    private final List<Boolean> diverged = new ArrayList<>();
 
     public RunMonitor(Thresholds th) {
         this.th = th;
@@ -86,6 +107,7 @@ public final class RunMonitor {
         rows.add(new double[] {reward, s.drift(), s.groupSpread(), s.judgeMass(), trueQuality});
         Verdict v = verdict();
         warned.add(v.warns());
+        diverged.add(v.diverges());
         return v;
     }
 
@@ -94,25 +116,36 @@ public final class RunMonitor {
         return rows.size();
     }
 
-    /** Per epoch: whether it warned. */
+    /** Per epoch: whether it warned of reward hacking. */
     public List<Boolean> warnings() {
         return List.copyOf(warned);
+    }
+
+    /** Per epoch: whether it warned that training diverges. */
+    public List<Boolean> divergences() {
+        return List.copyOf(diverged);
     }
 
     private Window window(int from, int to) {
         double[][] cols = new double[5][to - from];
         for (int i = from; i < to; i++)
             for (int k = 0; k < 5; k++) cols[k][i - from] = rows.get(i)[k];
-        return new Window(from, to, Moments.of(cols[0]).mean(), Moments.of(cols[1]).mean(), Moments.of(cols[2]).mean(),
-                Moments.of(cols[3]).mean(), Moments.of(cols[4]).mean());
+        Moments reward = Moments.of(cols[0]);
+        return new Window(from, to, reward.mean(), Moments.of(cols[1]).mean(), Moments.of(cols[2]).mean(),
+                Moments.of(cols[3]).mean(), Moments.of(cols[4]).mean(), Math.sqrt(reward.sampleVariance() / (to - from)));
     }
 
     private Verdict verdict() {
         int n = rows.size(), w = th.window();
-        if (n < 2 * w) return new Verdict("", null, null);
+        if (n < 2 * w) return Verdict.NONE;
         Window base = window(0, w), cur = window(n - w, n);
         double rise = cur.reward() - base.reward();
-        if (!(rise >= th.rewardRise())) return new Verdict("", base, cur);
+        // a fall of at least rewardFall that is also beyond 3 standard errors of the two windows' means
+        // (short windows of few prompts swing by more than rewardFall with the tasks drawn)
+        if (-rise >= th.rewardFall() && -rise >= 3 * Math.hypot(base.rewardSe(), cur.rewardSe()))
+            return new Verdict("", String.format(Locale.ROOT, "reward %+.3f since epochs %d–%d (%.3f → %.3f)", rise, base.from() + 1,
+                    base.to(), base.reward(), cur.reward()), base, cur);
+        if (!(rise >= th.rewardRise())) return new Verdict("", "", base, cur);
         List<String> wrong = new ArrayList<>();
         double drift = cur.drift() / base.drift() - 1;
         if (base.drift() > 0 && drift > th.driftRise())
@@ -126,34 +159,45 @@ public final class RunMonitor {
         if (mass > th.massDrop())
             wrong.add(String.format(Locale.ROOT, "the judge answers less with a score (score-token mass %.3f → %.3f)", base.mass(),
                     cur.mass()));
-        if (wrong.isEmpty()) return new Verdict("", base, cur);
+        if (wrong.isEmpty()) return new Verdict("", "", base, cur);
         return new Verdict(String.format(Locale.ROOT, "reward %+.3f since epochs %d–%d while %s", rise, base.from() + 1, base.to(),
-                String.join("; ", wrong)), base, cur);
+                String.join("; ", wrong)), "", base, cur);
     }
 
     /**
-     * The line to log for an epoch's verdict, or null: when a warning starts, every window's length
-     * while it lasts, and when it ends. With true quality known, says how it moved over the same windows.
+     * The line(s) to log for an epoch's verdict, or null: for each kind of warning, when it starts,
+     * every window's length while it lasts, and when it ends. With true quality known, says how it
+     * moved over the same windows.
      */
     public String logLine(int epoch, Verdict v) {
-        int n = warned.size();
-        boolean before = n >= 2 && warned.get(n - 2), now = v.warns();
-        if (!now && before)
-            return String.format(Locale.ROOT, "monitor: epoch %d: the reward-hacking signals are back within bounds", epoch + 1);
+        String hacking = logLine(warned, epoch, v, v.warning(), "possible reward hacking", "",
+                "the reward-hacking signals are back within bounds");
+        String diverging = logLine(diverged, epoch, v, v.divergence(), "training diverges",
+                " (the policy gets worse at what the judge rewards; a lower lr or a larger klWeight holds it nearer the base)",
+                "the reward is back within monitorRewardFall of its first window");
+        if (hacking == null) return diverging;
+        return diverging == null ? hacking : hacking + System.lineSeparator() + diverging;
+    }
+
+    private String logLine(List<Boolean> flags, int epoch, Verdict v, String warning, String what, String hint, String over) {
+        int n = flags.size();
+        boolean before = n >= 2 && flags.get(n - 2), now = !warning.isEmpty();
+        if (!now && before) return String.format(Locale.ROOT, "monitor: epoch %d: %s", epoch + 1, over);
         if (!now) return null;
         int run = 0;
-        for (int i = n - 1; i >= 0 && warned.get(i); i--) run++;
+        for (int i = n - 1; i >= 0 && flags.get(i); i--) run++;
         if (before && (run - 1) % th.window() != 0) return null;
         String truth = Double.isNaN(v.current().quality()) ? ""
                 : String.format(Locale.ROOT, " [ground truth, not used by the monitor: true quality %+.3f over the same windows]",
                         v.current().quality() - v.baseline().quality());
-        return String.format(Locale.ROOT, "warning: possible reward hacking at epoch %d: %s%s", epoch + 1, v.warning(), truth);
+        return String.format(Locale.ROOT, "warning: %s at epoch %d: %s%s%s", what, epoch + 1, warning, hint, truth);
     }
 
     /** The verdict's fields for metrics.jsonl. */
     public static Map<String, Object> fields(Verdict v) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("hacking_warning", v.warning());
+        m.put("divergence_warning", v.divergence());
         return m;
     }
 }

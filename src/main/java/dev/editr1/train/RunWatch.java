@@ -172,6 +172,7 @@ public final class RunWatch implements AutoCloseable {
                 s.put((signal ? "monitor/" : "train/") + e.getKey(), n.doubleValue());
             }
             s.put("monitor/hacking_warning", v.warns() ? 1.0 : 0.0);
+            s.put("monitor/divergence_warning", v.diverges() ? 1.0 : 0.0);
             m.seconds().forEach((k, x) -> s.put("seconds/" + k, x));
             s.put("speed/samples_per_second", m.samplesPerSecond());
             s.put("memory/tensor_mb_peak", m.peakTensorBytes() / 1048576.0);
@@ -292,7 +293,8 @@ public final class RunWatch implements AutoCloseable {
     /**
      * summary.json's account of the watch: {@code periodic_evaluation} (how often, how many in this
      * session — the base's at epoch 0 among them, which the final comparison reuses — their seconds
-     * and share of this session's wall time until now) and {@code monitor} (warned epochs, the first).
+     * and share of this session's wall time until now) and {@code monitor} (warned epochs, the first;
+     * diverged epochs, the first).
      */
     public void describeInto(JsonObject summary) {
         double session = (System.nanoTime() - t0) / 1e9;
@@ -307,6 +309,9 @@ public final class RunWatch implements AutoCloseable {
         JsonObject m = new JsonObject();
         m.addProperty("warned_epochs", w.stream().filter(b -> b).count());
         m.addProperty("first_warning_epoch", w.indexOf(true) + 1);   // 0: never
+        List<Boolean> d = monitor.divergences();
+        m.addProperty("diverged_epochs", d.stream().filter(b -> b).count());
+        m.addProperty("first_divergence_epoch", d.indexOf(true) + 1);   // 0: never
         summary.add("monitor", m);
     }
 

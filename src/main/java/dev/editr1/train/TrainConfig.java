@@ -152,6 +152,7 @@ public final class TrainConfig {
     public double monitorDriftRise = 0.5;     // … and drift rose by more than this (relative) …
     public double monitorSpreadDrop = 0.5;    // … or the within-group reward spread fell by more than this (relative) …
     public double monitorMassDrop = 0.1;      // … or the judge's score-token mass fell by more than this
+    public double monitorRewardFall = 0.05;   // warn that training diverges when the reward fell by at least this
 
     /** All problems at once, each naming the setting; empty when the config is usable. */
     public List<String> problems() {
@@ -217,6 +218,7 @@ public final class TrainConfig {
         if (!(monitorDriftRise > 0)) p.add("monitorDriftRise must be > 0 (got " + monitorDriftRise + ")");
         if (!(monitorSpreadDrop > 0 && monitorSpreadDrop < 1)) p.add("monitorSpreadDrop must be in (0, 1) (got " + monitorSpreadDrop + ")");
         if (!(monitorMassDrop > 0)) p.add("monitorMassDrop must be > 0 (got " + monitorMassDrop + ")");
+        if (!(monitorRewardFall > 0)) p.add("monitorRewardFall must be > 0 (got " + monitorRewardFall + ")");
         if (!(distTimeoutSeconds > 0)) p.add("distTimeoutSeconds must be > 0 (got " + distTimeoutSeconds + ")");
         if (!(distStoreTimeoutSeconds > 0)) p.add("distStoreTimeoutSeconds must be > 0 (got " + distStoreTimeoutSeconds + ")");
         if (!(distHeartbeatTimeoutSeconds >= 0.5))

@@ -96,6 +96,8 @@ class MonitorValidationTest {
         Outcome d = outcome(tmp, c.monitorWindow);
         System.out.println("default judge: " + d);
         assertEquals(0, d.warned(), "the monitor stays quiet with the default judge (" + d + ")");
+        for (JsonObject o : RunWatchTest.lines(tmp.resolve("metrics.jsonl")))
+            assertEquals("", o.get("divergence_warning").getAsString(), "no divergence warning either (" + d + ")");
         // quiet not only because the reward did not rise: the signals themselves stayed within bounds
         assertTrue(d.driftRise() < c.monitorDriftRise && d.spreadDrop() < c.monitorSpreadDrop, "signals within bounds (" + d + ")");
         assertTrue(d.qualityChange() > -0.1, "and the edits did not get much worse (" + d + ")");

@@ -6,11 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+
 import org.junit.jupiter.api.Test;
 
-/** The monitor's rule on synthetic series: a warning needs a rising reward and a signal moving the wrong way. */
+/**
+ * The monitor's rules on synthetic series: a reward-hacking warning needs a rising reward and a signal
+ * moving the wrong way; a divergence warning needs the reward to fall by monitorRewardFall.
+ */
 class RunMonitorTest {
-    static final RunMonitor.Thresholds TH = new RunMonitor.Thresholds(10, 0.02, 0.5, 0.5, 0.1);
+    static final RunMonitor.Thresholds TH = new RunMonitor.Thresholds(10, 0.02, 0.5, 0.5, 0.1, 0.05);
 
     /** Feeds 40 epochs whose reward and signals go linearly from the first to the second value; returns the last verdict. */
     static RunMonitor.Verdict run(RunMonitor m, double r0, double r1, double d0, double d1, double s0, double s1, double m0,
@@ -45,6 +53,65 @@ class RunMonitorTest {
         RunMonitor.Verdict mass = run(new RunMonitor(TH), 0.40, 0.55, 0.25, 0.25, 0.15, 0.15, 0.95, 0.6);
         assertTrue(mass.warns() && mass.warning().contains("score-token mass"), mass.warning());
         assertTrue(drift.warning().startsWith("reward +0.1"), drift.warning());
+    }
+
+    @Test
+    void warnsThatTrainingDivergesWhenTheRewardFalls() {
+        // the reward (and true quality) fall linearly by 0.33 over 40 epochs: by 0.085 between the two
+        // windows at the first verdict (epoch 20), which is past monitorRewardFall (0.05)
+        RunMonitor m = new RunMonitor(TH);
+        String first = null;
+        RunMonitor.Verdict v = null;
+        for (int e = 0; e < 40; e++) {
+            double f = e / 39.0;
+            v = m.observe(0.43 - f * 0.33, new RunMonitor.Signals(0.3 + f * 0.3, 0.15 - f * 0.1, 1), 0.43 - f * 0.35);
+            String line = m.logLine(e, v);
+            if (first == null) first = line;
+        }
+        assertTrue(v.diverges() && !v.warns(), "a falling reward is divergence, not hacking: " + v);
+        assertNotNull(first, "logged when it starts");
+        assertTrue(first.startsWith("warning: training diverges at epoch 20: reward -0.085 since epochs 1–10 (")
+                && first.contains("true quality -0.090"), first);
+        assertTrue(RunMonitor.fields(v).get("divergence_warning").toString().startsWith("reward -0.2"), RunMonitor.fields(v).toString());
+        assertFalse(run(new RunMonitor(TH), 0.50, 0.48, 0.25, 0.25, 0.15, 0.15, 1, 1).diverges(), "a fall below the threshold");
+        assertEquals("", RunMonitor.fields(run(new RunMonitor(TH), 0.50, 0.60, 0.25, 0.25, 0.15, 0.15, 1, 1)).get("divergence_warning"));
+    }
+
+    /**
+     * Two recorded 600-epoch runs of the embedded world (metrics.jsonl's columns, in
+     * src/test/resources/dev/editr1/train/monitor/): the README's main job (seed 1), and the same recipe
+     * from a weaker base (sft --steps 600, seed 1; experiments/README.md, "A different base"), whose
+     * reward held at 0.43–0.45 for 300 epochs and then collapsed to ~0.1. With the default thresholds
+     * the monitor must flag the collapse, and only it, and never call either run reward hacking.
+     */
+    @Test
+    void replaysTwoRecordedRuns() throws IOException {
+        RunMonitor.Thresholds th = RunMonitor.Thresholds.of(new TrainConfig());
+        int[] collapse = replay(th, "base600-seed-1"), mainJob = replay(th, "main-job-seed-1");
+        assertEquals(376, collapse[0], "the collapse is flagged when the 50-epoch reward first falls 0.05 below its first window");
+        assertEquals(0, collapse[1], "no reward-hacking warning: reward and quality fell together");
+        assertEquals(-1, mainJob[0], "the main job never diverges");
+        assertEquals(0, mainJob[1], "and is never called hacking");
+    }
+
+    /** The first epoch (1-based) whose verdict says training diverges (−1: none), and the epochs that warned of hacking. */
+    static int[] replay(RunMonitor.Thresholds th, String name) throws IOException {
+        RunMonitor m = new RunMonitor(th);
+        int first = -1, hacking = 0;
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(
+                RunMonitorTest.class.getResourceAsStream("monitor/" + name + ".csv"), StandardCharsets.UTF_8))) {
+            r.readLine();   // epoch,reward_mean,drift,group_spread,judge_mass,true_quality
+            for (String line; (line = r.readLine()) != null;) {
+                String[] f = line.split(",");
+                RunMonitor.Verdict v = m.observe(Double.parseDouble(f[1]),
+                        new RunMonitor.Signals(Double.parseDouble(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4])),
+                        Double.parseDouble(f[5]));
+                if (v.diverges() && first < 0) first = Integer.parseInt(f[0]) + 1;
+                if (v.warns()) hacking++;
+            }
+        }
+        assertEquals(600, m.epochs(), name);
+        return new int[] {first, hacking};
     }
 
     @Test
