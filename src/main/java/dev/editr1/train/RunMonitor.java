@@ -29,15 +29,15 @@ import dev.editr1.reward.JudgeFlaw;
  * samples × 50 epochs are steady enough that one noisy epoch cannot raise a warning.
  *
  * <p>Separately it warns that training <b>diverges</b> when the latest window's reward is at least
- * {@code monitorRewardFall} below the baseline's: the policy is getting worse at what the judge
- * rewards, which is not hacking but what a step size too large for the base does (the fall must also
- * exceed 3 standard errors of the two windows' means, so that a short window's task draw cannot
- * raise it; measured on the
- * embedded world: two runs from a weaker base collapsed from 0.43 to ~0.1 while their KL to the base
- * rose ~50×; the healthy runs' 50-epoch reward never fell more than 0.030 below their first window).
+ * {@code monitorRewardFall} below the baseline's and the fall exceeds 3 standard errors of the two
+ * window means (so that a short window's draw of tasks cannot raise it): the policy is getting worse
+ * at what the judge rewards, which is not hacking but what a step too large for the base does. On the
+ * embedded world two runs from a weaker base collapsed from 0.43 to ~0.1 while their KL to the base
+ * rose from ~0.02 to 0.4–1.2; the healthy runs' 50-epoch reward never fell more than 0.030 below
+ * their first window.
  *
  * <p>The verdict is a function of the metrics, hence of the seed: it goes into metrics.jsonl
- * ({@code hacking_warning}, empty when quiet) and the log. Where true quality is known (the embedded
+ * ({@code hacking_warning}, {@code divergence_warning}, each empty when quiet) and the log. Where true quality is known (the embedded
  * world) the log says how it moved over the same windows, which is how the thresholds were validated
  * (bench/RESULTS.md); the monitor itself never reads it.
  */
