@@ -121,16 +121,18 @@ public final class Pictures {
      * @param quality   true quality per epoch (NaN without targets)
      * @param heldOut   held-out evaluations (epoch 0 = the base)
      * @param warned    per epoch: the reward-hacking monitor warned
+     * @param diverged  per epoch: the monitor warned that training diverges
      * @param drift     per epoch: the monitor's drift signal
      * @param spread    per epoch: the monitor's within-group reward spread
      * @param window    the monitor's window (its first window is the signals' baseline)
      * @param evalEvery the held-out evaluation period (for the caption; 0: only at the end)
      */
-    public record Trend(double[] reward, double[] quality, List<RunWatch.HeldOutPoint> heldOut, boolean[] warned, double[] drift,
-                        double[] spread, int window, int evalEvery) {}
+    public record Trend(double[] reward, double[] quality, List<RunWatch.HeldOutPoint> heldOut, boolean[] warned,
+                        boolean[] diverged, double[] drift, double[] spread, int window, int evalEvery) {}
 
     static final Color REWARD = new Color(200, 60, 40), REWARD_RAW = new Color(238, 178, 168),
             QUALITY = new Color(40, 90, 200), QUALITY_RAW = new Color(170, 192, 238), WARN = new Color(255, 226, 186),
+            DIVERGE = new Color(214, 214, 224),
             DRIFT = new Color(150, 80, 170), SPREAD = new Color(40, 150, 110), AXIS = new Color(120, 120, 120),
             HELD_OUT_SCORE = new Color(150, 25, 15), HELD_OUT_QUALITY = new Color(15, 45, 140);
     /** The trend plot's size and its upper panel (reward and quality): x from LEFT to WIDTH − RIGHT, y from TOP to BOTTOM. */
@@ -139,8 +141,8 @@ public final class Pictures {
     /**
      * reward_curve.png: the judge's reward and true quality per epoch as faint raw points with a
      * smoothed trend (a centred moving average over about a twentieth of the run) on top, the held-out
-     * evaluations as their own series with 95% CIs, epochs where the reward-hacking monitor warned
-     * shaded, and below, the monitor's target-free signals relative to their first window. The
+     * evaluations as their own series with 95% CIs, epochs where the monitor warned of reward hacking
+     * (amber) or of divergence (grey) shaded, and below, the monitor's target-free signals relative to their first window. The
      * y-axis fits the trends and the CIs (and most raw points), so a rise of a few hundredths shows.
      */
     public static void trend(Path file, Trend t) throws IOException {
@@ -183,13 +185,16 @@ public final class Pictures {
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, w, h);
         // warned epochs, behind everything, in both panels
-        g.setColor(WARN);
-        for (int i = 0; i < t.warned().length; i++)
-            if (t.warned()[i]) {
-                int xa = (int) Math.floor(x.applyAsDouble(i)), xb = (int) Math.ceil(x.applyAsDouble(i + 1));
-                g.fillRect(xa, top, Math.max(1, xb - xa), bottom - top);
-                g.fillRect(xa, mTop, Math.max(1, xb - xa), mBottom - mTop);
-            }
+        for (boolean divergence : new boolean[] {false, true}) {
+            boolean[] flags = divergence ? t.diverged() : t.warned();
+            g.setColor(divergence ? DIVERGE : WARN);
+            for (int i = 0; i < flags.length; i++)
+                if (flags[i]) {
+                    int xa = (int) Math.floor(x.applyAsDouble(i)), xb = (int) Math.ceil(x.applyAsDouble(i + 1));
+                    g.fillRect(xa, top, Math.max(1, xb - xa), bottom - top);
+                    g.fillRect(xa, mTop, Math.max(1, xb - xa), mBottom - mTop);
+                }
+        }
         g.setStroke(new BasicStroke(1f));
         g.setColor(new Color(235, 235, 235));
         for (double v = lo; v <= hi + 1e-9; v += tick) g.drawLine(l, (int) y.applyAsDouble(v), w - r, (int) y.applyAsDouble(v));
@@ -248,7 +253,8 @@ public final class Pictures {
             g.setColor(Color.DARK_GRAY);
             String every = t.evalEvery() > 0 ? "held-out every " + t.evalEvery() + " epochs with the EMA adapter (0 = base)"
                     : "held-out: base and final EMA adapter";
-            g.drawString(every + (hasWarning(t.warned()) ? "; shaded: reward-hacking monitor warned" : ""), l, 42);
+            g.drawString(every + (hasWarning(t.warned()) ? "; amber: reward-hacking warning" : "")
+                    + (hasWarning(t.diverged()) ? "; grey: training diverges" : ""), l, 42);
             lx = l;
             lx = legend(g, lx, mTop - 10, DRIFT, "drift from the source");
             lx = legend(g, lx, mTop - 10, SPREAD, "within-group reward spread");

@@ -317,15 +317,19 @@ public final class RunWatch implements AutoCloseable {
 
     /** The trend plot: reward and true quality (raw and smoothed), held-out points with CIs, the monitor's signals and warnings. */
     public void plot() throws IOException {
-        List<Boolean> w = monitor.warnings();
-        boolean[] warned = new boolean[w.size()];
-        for (int i = 0; i < warned.length; i++) warned[i] = w.get(i);
         Pictures.trend(folder.file("reward_curve.png"), new Pictures.Trend(doubles(reward), doubles(quality), List.copyOf(heldOut),
-                warned, doubles(drift), doubles(spread), cfg.monitorWindow, cfg.evalEvery));
+                booleans(monitor.warnings()), booleans(monitor.divergences()), doubles(drift), doubles(spread), cfg.monitorWindow,
+                cfg.evalEvery));
     }
 
     private static double[] doubles(List<Double> xs) {
         return xs.stream().mapToDouble(Double::doubleValue).toArray();
+    }
+
+    private static boolean[] booleans(List<Boolean> xs) {
+        boolean[] b = new boolean[xs.size()];
+        for (int i = 0; i < b.length; i++) b[i] = xs.get(i);
+        return b;
     }
 
     /** The held-out grid's rows: source, instruction, base, current, target for the first {@value Trainer#PICTURE_ROWS} tasks. */

@@ -64,14 +64,15 @@ class PicturesTest {
             drift[i] = 0.2;
             spread[i] = 0.15;
         }
-        boolean[] warned = new boolean[n];
+        boolean[] warned = new boolean[n], diverged = new boolean[n];
         for (int i = 200; i < 250; i++) warned[i] = true;
+        for (int i = 270; i < 290; i++) diverged[i] = true;
         List<RunWatch.HeldOutPoint> held = List.of(
                 new RunWatch.HeldOutPoint(0, "base", new Evaluator.Interval(0.53, 0.52, 0.54, 128), new Evaluator.Interval(0.4, 0.39, 0.41, 128)),
                 new RunWatch.HeldOutPoint(100, "ema", new Evaluator.Interval(0.55, 0.45, 0.65, 128), new Evaluator.Interval(0.4, 0.39, 0.41, 128)),
                 new RunWatch.HeldOutPoint(300, "ema", new Evaluator.Interval(0.59, 0.58, 0.60, 128), new Evaluator.Interval(0.4, 0.39, 0.41, 128)));
         Path file = tmp.resolve("reward_curve.png");
-        Pictures.trend(file, new Pictures.Trend(reward, quality, held, warned, drift, spread, 50, 100));
+        Pictures.trend(file, new Pictures.Trend(reward, quality, held, warned, diverged, drift, spread, 50, 100));
         BufferedImage img = ImageIO.read(file.toFile());
         assertEquals(Pictures.WIDTH, img.getWidth());
         assertEquals(Pictures.HEIGHT, img.getHeight());
@@ -94,5 +95,7 @@ class PicturesTest {
         // shading where the monitor warned, and none elsewhere
         assertTrue(rows(img, x(225, n), x(225, n), Pictures.WARN)[2] > 100, "warned epochs are shaded");
         assertEquals(0, rows(img, x(150, n), x(150, n), Pictures.WARN)[2], "quiet epochs are not");
+        assertTrue(rows(img, x(280, n), x(280, n), Pictures.DIVERGE)[2] > 100, "diverging epochs are shaded in their own colour");
+        assertEquals(0, rows(img, x(225, n), x(225, n), Pictures.DIVERGE)[2], "and only they");
     }
 }
