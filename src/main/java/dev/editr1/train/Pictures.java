@@ -142,8 +142,9 @@ public final class Pictures {
      * reward_curve.png: the judge's reward and true quality per epoch as faint raw points with a
      * smoothed trend (a centred moving average over about a twentieth of the run) on top, the held-out
      * evaluations as their own series with 95% CIs, epochs where the monitor warned of reward hacking
-     * (amber) or of divergence (grey) shaded, and below, the monitor's target-free signals relative to their first window. The
-     * y-axis fits the trends and the CIs (and most raw points), so a rise of a few hundredths shows.
+     * (amber) or of divergence (grey) shaded, and below, the monitor's target-free signals relative to
+     * their first window. The y-axis fits the trends and the CIs (and most raw points), so a rise of a
+     * few hundredths shows.
      */
     public static void trend(Path file, Trend t) throws IOException {
         int w = WIDTH, h = HEIGHT, l = LEFT, r = RIGHT;

@@ -37,9 +37,9 @@ import dev.editr1.reward.JudgeFlaw;
  * their first window.
  *
  * <p>The verdict is a function of the metrics, hence of the seed: it goes into metrics.jsonl
- * ({@code hacking_warning}, {@code divergence_warning}, each empty when quiet) and the log. Where true quality is known (the embedded
- * world) the log says how it moved over the same windows, which is how the thresholds were validated
- * (bench/RESULTS.md); the monitor itself never reads it.
+ * ({@code hacking_warning}, {@code divergence_warning}, each empty when quiet) and the log. Where true
+ * quality is known (the embedded world) the log says how it moved over the same windows, which is how
+ * the thresholds were validated (bench/RESULTS.md); the monitor itself never reads it.
  */
 public final class RunMonitor {
     /** One epoch's target-free signals (means over the epoch's scored samples; NaN when there are none). */
