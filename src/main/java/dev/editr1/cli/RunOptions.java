@@ -69,12 +69,13 @@ final class RunOptions {
 
     /**
      * A {@code --set} a resumed run may change: how it uses the machine, not what it computes — the
-     * dist* settings and the CPU kernels' threads (bit-identical at any count: CpuPoolTest). Not
+     * dist* settings, the CPU kernels' threads (bit-identical at any count: CpuPoolTest) and the
+     * trainer's (forwardThreads: bit-identical, TrainerTest). Not
      * {@code blasThreads}: OpenBLAS's sums depend on its thread count, so the resumed run would not
      * end where an uninterrupted one does.
      */
     static boolean machineSetting(String set) {
         String key = set.trim().split("=", 2)[0].trim();
-        return key.startsWith("dist") || key.equals("kernelThreads");
+        return key.startsWith("dist") || key.equals("kernelThreads") || key.equals("forwardThreads");
     }
 }

@@ -50,7 +50,7 @@ final class TrainCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--resume", description = "continue the interrupted run in this folder (its saved configuration; "
-            + "only --epochs, --device, --threads and --set of dist* and kernelThreads may change)")
+            + "only --epochs, --device, --threads and --set of dist*, kernelThreads and forwardThreads may change)")
     Path resume;
 
     @Option(names = "--epochs", description = "epochs (optimizer steps)")
@@ -81,7 +81,7 @@ final class TrainCommand implements Callable<Integer> {
         if (resume != null) {
             if (run.changesTheRunBesidesDist() || seed != null || objective != null || run.where.impl != null)
                 throw new IllegalArgumentException("--resume continues the run's saved configuration; only --epochs, --device, "
-                        + "--threads and the dist* and kernelThreads settings may change");
+                        + "--threads and the dist*, kernelThreads and forwardThreads settings may change");
             dir = resume;
             Path saved = dir.resolve("config.json");
             if (lead) {
@@ -168,6 +168,7 @@ final class TrainCommand implements Callable<Integer> {
                 lead.device = cfg.device;
                 lead.threads = cfg.threads;
                 lead.kernelThreads = cfg.kernelThreads;
+                lead.forwardThreads = cfg.forwardThreads;
                 lead.blasThreads = cfg.blasThreads;
                 cfg = lead;
                 dir = Path.of(shared.substring(0, nl));
@@ -207,7 +208,8 @@ final class TrainCommand implements Callable<Integer> {
         JsonObject a = JsonParser.parseString(lead.toJson()).getAsJsonObject(), b = JsonParser.parseString(mine.toJson()).getAsJsonObject();
         List<String> out = new ArrayList<>();
         for (String k : a.keySet()) {
-            if (k.equals("device") || k.equals("threads") || k.equals("kernelThreads") || k.equals("blasThreads")) continue;
+            if (k.equals("device") || k.equals("threads") || k.equals("kernelThreads") || k.equals("forwardThreads")
+                    || k.equals("blasThreads")) continue;
             if (!a.get(k).equals(b.get(k))) out.add(k + " (rank 0: " + a.get(k) + ", here: " + b.get(k) + ")");
         }
         return out;

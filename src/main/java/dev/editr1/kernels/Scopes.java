@@ -48,6 +48,31 @@ public final class Scopes {
         return keep(body, t -> new Tensor[] {t});
     }
 
+    /**
+     * Runs {@code body} in a scope of its own and returns its result with the tensors
+     * {@code survivors} names owned by no scope (count 1): for a result made on one thread and used
+     * on another, which takes them over with {@link #adopt}.
+     */
+    public static <R> R detach(Supplier<R> body, Function<R, Tensor[]> survivors) {
+        R result;
+        try (PointerScope inner = new PointerScope()) {
+            result = body.get();
+            for (Tensor t : survivors.apply(result)) if (t != null) t.retainReference();
+        }
+        return result;
+    }
+
+    /** Attaches tensors {@link #detach} handed over to the calling thread's innermost scope, if it has one. */
+    public static void adopt(Tensor... ts) {
+        PointerScope outer = PointerScope.getInnerScope();
+        if (outer == null) return;
+        for (Tensor t : ts)
+            if (t != null) {
+                outer.attach(t);
+                t.releaseReference();
+            }
+    }
+
     /** Frees kept pointers that no scope owns (a no-op for null). */
     public static void release(Pointer... ps) {
         for (Pointer p : ps) if (p != null) p.releaseReference();

@@ -57,7 +57,7 @@ import dev.editr1.model.EditingModel;
  *
  * <p>Memory, as in {@link NftObjective}: micro-batches of {@code microBatch} kept samples, each step
  * of a micro-batch in its own scope; the no-grad reference forward runs first in its own scope, so
- * one activation graph is alive at a time. The kernel's loss is a mean over its call's samples, so
+ * one activation graph is alive at a time (beside θ's forward with a concurrent {@link SideThread}). The kernel's loss is a mean over its call's samples, so
  * a micro-batch's gradient is weighted by its share of them.
  */
 public final class GrpoObjective implements Objective {
@@ -70,6 +70,7 @@ public final class GrpoObjective implements Objective {
     private final int emaInterval;
     private final int microBatch;
     private final boolean checkpoint;
+    private final SideThread side;
 
     /**
      * @param noiseLevel  a of the SDE step (0.7)
@@ -83,6 +84,13 @@ public final class GrpoObjective implements Objective {
      */
     public GrpoObjective(EditingModel model, KernelOps ops, double[] sigmas, double noiseLevel, double clipRange,
                          double klWeight, double advClipMax, int trained, int emaInterval, int microBatch, boolean checkpoint) {
+        this(model, ops, sigmas, noiseLevel, clipRange, klWeight, advClipMax, trained, emaInterval, microBatch, checkpoint,
+                SideThread.inline());
+    }
+
+    /** @param side where the reference forward runs: inline before θ's, or beside it */
+    public GrpoObjective(EditingModel model, KernelOps ops, double[] sigmas, double noiseLevel, double clipRange, double klWeight,
+                         double advClipMax, int trained, int emaInterval, int microBatch, boolean checkpoint, SideThread side) {
         if (trained < 1 || trained > sigmas.length - 1)
             throw new IllegalArgumentException("trained steps must be in [1, " + (sigmas.length - 1) + "], got " + trained);
         if (emaInterval < 1) throw new IllegalArgumentException("emaInterval must be >= 1, got " + emaInterval);
@@ -97,6 +105,7 @@ public final class GrpoObjective implements Objective {
         this.emaInterval = emaInterval;
         this.microBatch = microBatch;
         this.checkpoint = checkpoint;
+        this.side = side;
     }
 
     /** θ draws the rollouts (on-policy). */
@@ -164,12 +173,20 @@ public final class GrpoObjective implements Objective {
         float[] tv = new float[n];
         Arrays.fill(tv, (float) sigmas[k]);   // the float σ the rollout's velocity was evaluated at
         Tensor t = Tensors.fromFloats(tv, x.device(), n);
-        Tensor vRef = null;
-        if (klWeight > 0)
+        // the reference forward: inline before θ's graph exists, or on the side thread beside θ's forward
+        SideThread.Pending<Tensor> ref = klWeight > 0 ? side.submit(() -> {
             try (NoGradGuard g = new NoGradGuard()) {
-                vRef = Scopes.keep(() -> model.velocity(x, t, cond, Adapter.OFF));
+                return model.velocity(x, t, cond, Adapter.OFF);
             }
-        EditingModel.TrainingForward theta = model.velocityForTraining(x, t, cond, Adapter.POLICY, checkpoint);
+        }, v -> new Tensor[] {v}) : null;
+        EditingModel.TrainingForward theta;
+        try {
+            theta = model.velocityForTraining(x, t, cond, Adapter.POLICY, checkpoint);
+        } catch (RuntimeException | Error e) {
+            if (ref != null) ref.abandon(e);
+            throw e;
+        }
+        Tensor vRef = ref == null ? null : ref.join();
         NativeMemory.mark();   // θ's graph, the reference velocity and the batch: the step's peak
         GrpoLossResult res = ops.grpoLoss(lossConfig(k), new GrpoLossInputs(x, xNext, theta.velocity().detach(), vRef, adv, logpOld,
                 torch.ones_like(adv)), true);   // valid = 1: the filter and the A = 0 mask already removed the others

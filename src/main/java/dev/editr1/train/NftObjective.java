@@ -31,7 +31,8 @@ import dev.editr1.model.EditingModel;
  * gradients accumulated; a micro-batch's slot runs in its own scope, so its tensors die with it. The
  * two no-grad forwards (old, reference) run first, each in its own scope that keeps only its
  * velocity, so their activations are gone before θ's forward builds its graph: at most one
- * activation graph is alive. The NFT loss normalizes by the kept samples of its call, so a
+ * activation graph is alive. With a concurrent {@link SideThread} (the CPU default) they run beside
+ * θ's forward instead, which adds one no-grad block's intermediates to the peak. The NFT loss normalizes by the kept samples of its call, so a
  * micro-batch's gradient is weighted by its share of them — the sum equals the full-batch gradient.
  *
  * <p>Noise key ({@code groupNoise}): by default each sample draws its own timesteps and ε, keyed by its
@@ -53,6 +54,7 @@ public final class NftObjective implements Objective {
     private final int microBatch;
     private final boolean checkpoint;
     private final int noiseGroup;
+    private final SideThread side;
 
     /**
      * @param microBatch samples per loss/backward pass (0 or ≥ the kept samples: one pass)
@@ -61,6 +63,12 @@ public final class NftObjective implements Objective {
      */
     public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
                         int microBatch, boolean checkpoint, int noiseGroup) {
+        this(model, ops, loss, sigmas, perSample, seed, microBatch, checkpoint, noiseGroup, SideThread.inline());
+    }
+
+    /** @param side where the old and reference forwards run: inline before θ's, or beside it */
+    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
+                        int microBatch, boolean checkpoint, int noiseGroup, SideThread side) {
         if (noiseGroup < 1) throw new IllegalArgumentException("noiseGroup must be >= 1 (got " + noiseGroup + ")");
         this.model = model;
         this.ops = ops;
@@ -71,6 +79,7 @@ public final class NftObjective implements Objective {
         this.microBatch = microBatch;
         this.checkpoint = checkpoint;
         this.noiseGroup = noiseGroup;
+        this.side = side;
     }
 
     /** The id a sample's timesteps and ε are keyed by: its own, or its group's first sample's. */
@@ -137,12 +146,23 @@ public final class NftObjective implements Objective {
         }
         Tensor t = Tensors.fromFloats(tv, x0.device(), n);
         ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(keys, x0.device()), x0, t, true);
-        Tensor vOld, vRef;
-        try (NoGradGuard g = new NoGradGuard()) {
-            vOld = Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OLD));
-            vRef = Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OFF));
+        // the old and reference forwards, inline (each in its own scope, done before θ's graph exists)
+        // or on the side thread while θ's forward runs here
+        SideThread.Pending<Tensor[]> others = side.submit(() -> {
+            try (NoGradGuard g = new NoGradGuard()) {
+                return new Tensor[] {Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OLD)),
+                        Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OFF))};
+            }
+        }, vs -> vs);
+        EditingModel.TrainingForward theta;
+        try {
+            theta = model.velocityForTraining(fr.xt(), t, cond, Adapter.POLICY, checkpoint);
+        } catch (RuntimeException | Error e) {
+            others.abandon(e);
+            throw e;
         }
-        EditingModel.TrainingForward theta = model.velocityForTraining(fr.xt(), t, cond, Adapter.POLICY, checkpoint);
+        Tensor[] vs = others.join();
+        Tensor vOld = vs[0], vRef = vs[1];
         NativeMemory.mark();   // θ's graph, the two velocities and the batch: the slot's peak
         NftLossResult res = ops.nftLoss(loss, new NftLossInputs(x0, fr.eps(), false, theta.velocity().detach(), vOld, vRef, t, r,
                 torch.ones_like(r)), true);   // valid = 1: the filter already removed masked samples

@@ -48,6 +48,7 @@ public final class RunContext implements AutoCloseable {
     public final EditingModel model;
     public final EditDataset data;
     public final double[] sigmas;
+    private SideThread side;
     /** Items' conditionings, least recently used first; evicted ones are released. */
     private final LinkedHashMap<String, Conditioning> conditions = new LinkedHashMap<>(16, 0.75f, true);
     private Judge judge;
@@ -59,6 +60,34 @@ public final class RunContext implements AutoCloseable {
         this.model = model;
         this.data = data;
         this.sigmas = SigmaSchedule.preset(config.sigmaPreset, config.steps, model.imageTokens(), Double.NaN);
+        this.side = SideThread.open(forwardThreads(config, backend));
+    }
+
+    /** The trainer's second thread, or inline work ({@link #forwardThreads}). */
+    public SideThread side() {
+        return side;
+    }
+
+    /** Replaces the side thread (tests: one that is concurrent whatever the machine's load). */
+    synchronized void useSide(SideThread s) {
+        side.close();
+        side = s;
+    }
+
+    /**
+     * The trainer's threads for its own work: {@code forwardThreads}, or when 0, 2 on a CPU device
+     * whose process may run on at least 2 CPUs (the second core is otherwise idle beside libtorch's
+     * one thread) and 1 on CUDA (the forwards queue on one stream there anyway).
+     */
+    static int forwardThreads(TrainConfig c, Backend b) {
+        if (c.forwardThreads > 0) return c.forwardThreads;
+        return b.kind == Backend.Kind.CPU && Runtime.getRuntime().availableProcessors() >= 2 ? 2 : 1;
+    }
+
+    private static String forwardThreadsReason(TrainConfig c, Backend b) {
+        if (c.forwardThreads > 0) return "forwardThreads=" + c.forwardThreads;
+        return b.kind == Backend.Kind.CPU ? "automatic: " + Runtime.getRuntime().availableProcessors() + " CPUs to run on"
+                : "automatic: CUDA";
     }
 
     /** Resolves a run from its configuration (validated first) and says what it chose on {@code log}. */
@@ -82,11 +111,13 @@ public final class RunContext implements AutoCloseable {
         m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
         int blas = Backend.adaptBlasThreads(config.blasThreads);
-        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s); CPU kernels %s%n", backend.describe(),
+        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s); CPU kernels %s; trainer %d thread%s (%s)%n",
+                backend.describe(),
                 config.threads, config.threads == 1 ? "" : "s", blas,
                 config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch; results then depend on the load"
                         : "blasThreads, fixed: OpenBLAS's sums depend on its thread count",
-                Backend.kernelThreadsDescription());
+                Backend.kernelThreadsDescription(), ctx.side.concurrent() ? 2 : 1, ctx.side.concurrent() ? "s" : "",
+                forwardThreadsReason(config, backend));
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;
@@ -163,6 +194,7 @@ public final class RunContext implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        side.close();
         if (judge != null) judge.close();
         judge = null;
         conditions.values().forEach(Conditioning::release);

@@ -39,6 +39,8 @@ public final class TrainConfig {
     public int blasThreads = 1;          // OpenBLAS's threads (libtorch's CPU matmuls), fixed: OpenBLAS's sums depend on
                                          // its thread count, and a run's metrics must depend on its seed alone; 0: the CPUs
                                          // other processes leave free, re-read each epoch (faster on a busy machine, not reproducible)
+    public int forwardThreads = 0;       // 2: the old/reference forwards beside θ's and rollout chunks in pairs on a second thread
+                                         // (SideThread; bit-identical to 1); 0: 2 on a CPU device with >= 2 CPUs to run on, else 1
     public int checkpointEvery = 60;
     public double wallSeconds = 0;       // > 0: stop after the epoch that brings training time to this (a wall-clock budget)
     public ObjectiveKind objective = ObjectiveKind.NFT;
@@ -166,6 +168,8 @@ public final class TrainConfig {
         if (epochs < 1) p.add("epochs must be >= 1 (got " + epochs + ")");
         if (threads < 1) p.add("threads must be >= 1 (got " + threads + ")");
         if (blasThreads < 0) p.add("blasThreads must be >= 0 (0: the CPUs other processes leave free; got " + blasThreads + ")");
+        if (forwardThreads < 0 || forwardThreads > 2)
+            p.add("forwardThreads must be 0 (automatic), 1 or 2 (got " + forwardThreads + ")");
         if (kernelThreads < 0) p.add("kernelThreads must be >= 0 (0: the CPUs this process may use; got " + kernelThreads + ")");
         if (resolution < 0) p.add("resolution must be >= 0 (0: the model's default; got " + resolution + ")");
         if (textTokens < 1) p.add("textTokens must be >= 1 (got " + textTokens + ")");

@@ -3,6 +3,7 @@ package dev.editr1.train;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +32,7 @@ import dev.editr1.kernels.Nvtx;
 import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
+import dev.editr1.model.Conditioning;
 import dev.editr1.model.EditingModel;
 import dev.editr1.model.LoraAdapter;
 import dev.editr1.model.LoraSets;
@@ -143,9 +145,9 @@ public final class Trainer {
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
-                    cfg.gradientCheckpointing, cfg.groupNoise ? cfg.groupSize : 1);
+                    cfg.gradientCheckpointing, cfg.groupNoise ? cfg.groupSize : 1, ctx.side());
             case GRPO -> new GrpoObjective(model, ctx.ops, ctx.sigmas, cfg.sdeNoiseLevel, cfg.grpoClipRange, cfg.grpoKlWeight,
-                    cfg.advClipMax, cfg.timestepsPerSample(), cfg.grpoEmaInterval, cfg.microBatch, cfg.gradientCheckpointing);
+                    cfg.advClipMax, cfg.timestepsPerSample(), cfg.grpoEmaInterval, cfg.microBatch, cfg.gradientCheckpointing, ctx.side());
         };
         // rank 0 alone reads the checkpoint; shareState hands it (and fresh adapters) to the other ranks
         RunFolder.TrainerState st = resume && collective.rank() == 0 ? folder.restore(lora, optimizer) : null;
@@ -233,32 +235,57 @@ public final class Trainer {
 
     /**
      * Rollouts as the objective draws them (NFT: the old policy's final latents; GRPO: θ's SDE steps) in
-     * chunks of rolloutBatch; each chunk's judging overlaps the next chunk.
+     * chunks of rolloutBatch; each chunk's judging overlaps the next chunk. While the
+     * {@link SideThread} is {@link SideThread#concurrentNow concurrent} two chunks are sampled at
+     * once, one on each thread; their conditionings are built here first (the conditioning cache
+     * is this thread's).
      */
     Rollout rollOut(EpochPlan plan) {
-        int n = plan.samples().size(), s = ctx.data.resolution();
+        int n = plan.samples().size();
         List<Trajectory> parts = new ArrayList<>();
         List<CompletableFuture<List<Judgement>>> pending = new ArrayList<>();
         double[] quality = new double[n], drift = new double[n];
         long t0 = System.nanoTime();
-        for (int start = 0; start < n; start += cfg.rolloutBatch) {
-            final int first = start;
-            List<EditItem> chunk = plan.samples().subList(start, Math.min(n, start + cfg.rolloutBatch));
-            // a chunk's scope frees its conditioning batch and decoded images; only the trajectory stays
-            Trajectory tr = Scopes.keep(() -> {
-                Trajectory x;
-                try (Nvtx.Range r = Nvtx.range("train.rollout")) {
-                    x = objective.rollOut(rollouts, ctx.conditions(chunk), NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(first)));
+        for (int start = 0, step; start < n; start += step) {
+            step = ctx.side().concurrentNow() ? 2 * cfg.rolloutBatch : cfg.rolloutBatch;
+            final int first = start, second = Math.min(n, start + cfg.rolloutBatch), end = Math.min(n, start + step);
+            // the chunks' scope frees their conditioning batches and decoded images; only the trajectories stay
+            Trajectory[] trs = Scopes.keep(() -> {
+                Conditioning c1 = ctx.conditions(plan.samples().subList(first, second));
+                Conditioning c2 = second < end ? ctx.conditions(plan.samples().subList(second, end)) : null;
+                SideThread.Pending<Trajectory> p1 = ctx.side().submit(() -> rollChunk(plan, first, c1), Trajectory::tensors);
+                Trajectory x2;
+                try {
+                    x2 = c2 == null ? null : rollChunk(plan, second, c2);
+                } catch (RuntimeException | Error e) {
+                    p1.abandon(e);
+                    throw e;
                 }
-                float[] images = Tensors.toFloats(model.codec().decode(x.x0()));
-                assert images.length == chunk.size() * 3 * s * s;
-                pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(first), quality, drift, first),
-                        cfg.rewardMethod));
-                return x;
-            }, Trajectory::tensors);
-            parts.add(tr);
+                Trajectory x1 = p1.join();
+                judge(plan, first, second, x1, quality, drift, pending);
+                if (x2 != null) judge(plan, second, end, x2, quality, drift, pending);
+                return x2 == null ? new Trajectory[] {x1} : new Trajectory[] {x1, x2};
+            }, a -> Arrays.stream(a).flatMap(x -> Arrays.stream(x.tensors())).toArray(Tensor[]::new));
+            parts.addAll(Arrays.asList(trs));
         }
         return new Rollout(parts, pending, quality, drift, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** One chunk's rollout from its conditioning (the samples from plan index {@code first} on). */
+    private Trajectory rollChunk(EpochPlan plan, int first, Conditioning c) {
+        try (Nvtx.Range r = Nvtx.range("train.rollout")) {
+            return objective.rollOut(rollouts, c, NoiseStreams.ROLLOUT.key(cfg.seed, plan.id(first)));
+        }
+    }
+
+    /** Decodes samples [from, to) of the plan and hands them to the judge; the verdict joins {@code pending}. */
+    private void judge(EpochPlan plan, int from, int to, Trajectory x, double[] quality, double[] drift,
+                       List<CompletableFuture<List<Judgement>>> pending) {
+        List<EditItem> chunk = plan.samples().subList(from, to);
+        int s = ctx.data.resolution();
+        float[] images = Tensors.toFloats(model.codec().decode(x.x0()));
+        assert images.length == chunk.size() * 3 * s * s;
+        pending.add(ctx.judge().judge(Evaluator.requests(ctx.data, chunk, images, plan.id(from), quality, drift, from), cfg.rewardMethod));
     }
 
     /** The epoch's rewards and score-token masses (NaN = unscored), judgements with little mass on the score tokens, and failures. */

@@ -196,4 +196,27 @@ class GrpoObjectiveTest {
         assertEquals(losses[0], losses[1], 1e-6 + 1e-5 * Math.abs(losses[0]), "micro-batch loss");
         assertClose(g[1], g[0], 2e-5, "checkpointed micro-batches of 4 (4 + 2)");
     }
+
+    /** The reference forward on the side thread, beside θ's, gives the same loss and gradients bit for bit. */
+    @Test
+    void referenceForwardBesideThetasGivesTheSameStepBitForBit() {
+        Tensor adv = Tensors.fromFloats(new float[] {1.3f, -0.7f, 6.0f, -8.0f, 0.5f, -0.2f}, B);
+        long[] ids = {100, 101, 102, 103, 104, 105};
+        Trajectory tr = rollOut(EditDiTTestAccess.trained(9));
+        double[] losses = new double[2];
+        float[][][] g = new float[2][][];
+        try (SideThread side = SideThread.open(2, () -> 2)) {   // concurrent whatever the machine's load
+            for (int i = 0; i < 2; i++) {
+                EditDiT m = EditDiTTestAccess.trained(9);
+                perturb(m, 0.02);
+                GrpoObjective o = new GrpoObjective(m, OPS, SIGMAS, 0.7, 3e-5, 0.04, 5.0, K, 8, 0, false,
+                        i == 0 ? SideThread.inline() : side);
+                losses[i] = o.accumulate(new Objective.Batch(tr, cond(), adv, adv, 0, ids)).loss();
+                g[i] = grads(m);
+            }
+            assertEquals(K, side.besideCount(), "one side job per trained step");
+        }
+        assertEquals(losses[0], losses[1]);
+        for (int i = 0; i < g[0].length; i++) assertArrayEquals(g[0][i], g[1][i], "tensor " + i);
+    }
 }

@@ -1,5 +1,6 @@
 package dev.editr1.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,13 +30,17 @@ class NftObjectiveTest {
     record Result(double loss, double kl, float[][] grads) {}
 
     static Result accumulate(int microBatch, boolean checkpoint) {
+        return accumulate(microBatch, checkpoint, SideThread.inline());
+    }
+
+    static Result accumulate(int microBatch, boolean checkpoint, SideThread side) {
         EditDiT m = EditDiTTestAccess.trained(9);
         int b = 7;
         Tensor x0 = EditDiTTestAccess.rnd(31, b, 3, 16, 16), src = EditDiTTestAccess.rnd(32, b, 3, 16, 16);
         Conditioning c = new Conditioning(Map.of("source", src, "text_ids", EditDiTTestAccess.ids(b)));
         Tensor r = Tensors.fromFloats(new float[] {0f, 0.2f, 0.5f, 0.7f, 1f, 0.9f, 0.4f}, b);
         long[] ids = {3, 17, 18, 40, 41, 90, 1L << 30};
-        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1);
+        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1, side);
         Objective.Stats s = o.accumulate(x0, c, r, 2, ids);
         float[][] g = m.lora().theta.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
         return new Result(s.loss(), s.kl(), g);
@@ -60,6 +65,21 @@ class NftObjectiveTest {
         assertSame(full, accumulate(2, false), "micro-batches of 2 (2+2+2+1)");
         assertSame(full, accumulate(4, false), "micro-batches of 4 (4+3)");
         assertSame(full, accumulate(1, false), "one sample at a time");
+    }
+
+    /** The old and reference forwards on the side thread, beside θ's, compute the same bits as inline before it. */
+    @Test
+    void forwardsBesideThetasGiveTheSameStepBitForBit() {
+        Result inline = accumulate(0, false);
+        try (SideThread side = SideThread.open(2, () -> 2)) {   // concurrent whatever the machine's load
+            Result besideFull = accumulate(0, false, side);
+            assertEquals(5, side.besideCount(), "one side job per timestep slot");
+            Result beside = accumulate(3, false, side);   // micro-batches 3 + 3 + 1
+            assertEquals(inline.loss(), besideFull.loss());
+            assertEquals(inline.kl(), besideFull.kl());
+            for (int i = 0; i < inline.grads().length; i++) assertArrayEquals(inline.grads()[i], besideFull.grads()[i], "tensor " + i);
+            assertSame(inline, beside, "micro-batches of 3 beside");
+        }
     }
 
     @Test

@@ -105,6 +105,30 @@ class TrainerTest {
         }
     }
 
+    /**
+     * forwardThreads: the old and reference forwards beside θ's and rollout chunks sampled in pairs
+     * on a second thread give the metrics of one thread, bit for bit (NFT and Flow-GRPO).
+     */
+    @Test
+    void aSecondThreadDoesNotChangeTheMetrics(@TempDir Path tmp) throws Exception {
+        for (TrainConfig c : new TrainConfig[] {small(2), GrpoTrainerTest.grpo(2)}) {
+            c.forwardThreads = 1;
+            Path one = tmp.resolve(c.objective + "-1"), two = tmp.resolve(c.objective + "-2");
+            run(c, one, false);
+            PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+            try (RunContext ctx = RunContext.open(c, quiet, OPS, null)) {
+                SideThread side = SideThread.open(2, () -> 2);   // concurrent whatever the machine's load
+                ctx.useSide(side);
+                Trainer t = new Trainer(ctx, new RunFolder(two), quiet);
+                t.setUp(false);
+                t.run();
+                assertTrue(side.besideCount() >= 2 * 2, c.objective + ": a rollout chunk per epoch and the forwards ran beside ("
+                        + side.besideCount() + ")");
+            }
+            assertEquals(Files.readString(one.resolve("metrics.jsonl")), Files.readString(two.resolve("metrics.jsonl")), c.objective.toString());
+        }
+    }
+
     @Test
     void resumedRunEndsWithTheSameWeights(@TempDir Path tmp) throws Exception {
         run(small(4), tmp.resolve("straight"), false);
