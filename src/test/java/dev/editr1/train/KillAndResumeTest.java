@@ -57,7 +57,8 @@ class KillAndResumeTest {
 
     @Test
     void killedAnywhereAndResumedEndsBitForBitAsAnUninterruptedRun(@TempDir Path tmp) throws Exception {
-        int kills = LONG ? 50 : 10, epochs = LONG ? 80 : 16;
+        // each killed attempt trains about two epochs (see below), the halted one one
+        int kills = LONG ? 50 : 10, epochs = 2 * kills + 8;
         TrainConfig c = config(epochs);
         Path cfg = tmp.resolve("config.json");
         Files.writeString(cfg, c.toJson());
@@ -103,7 +104,20 @@ class KillAndResumeTest {
                 maxLost = Math.max(maxLost, 1);
                 continue;
             }
-            Thread.sleep(rng.nextInt(1200));   // a random moment inside the next epoch(s)
+            // The kill falls at a uniform moment of one epoch cycle (training, its line, its
+            // checkpoint), timed on this attempt: a fixed window spans several epochs on a fast
+            // machine and the run ends before the campaign has made its kills (a CI run of the
+            // two-thread trainer made 8 of 10), and a fresh JVM's first cycle is slower than the
+            // uninterrupted run's mean, which would put every kill in the first checkpoint write.
+            int first = lastEpochPrinted(run.out());
+            long tFirst = System.nanoTime();
+            while (run.process.isAlive() && lastEpochPrinted(run.out()) <= first) Thread.sleep(5);
+            double cycle = (System.nanoTime() - tFirst) / 1e9;
+            if (!run.process.isAlive()) {   // the run ended first; the count below says so
+                assertEquals(0, run.waitFor(600), run.describe());
+                break;
+            }
+            Thread.sleep((long) (rng.nextDouble() * cycle * 1000));
             String phase = lastLine(run.out());
             run.process.destroyForcibly();     // SIGKILL
             run.waitFor(60);
