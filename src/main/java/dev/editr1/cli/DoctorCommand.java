@@ -4,6 +4,7 @@ import java.util.concurrent.Callable;
 
 import dev.editr1.kernels.Backend;
 import dev.editr1.kernels.Editr1Native;
+import dev.editr1.train.SideThread;
 import picocli.CommandLine.Command;
 
 /**
@@ -41,9 +42,9 @@ final class DoctorCommand implements Callable<Integer> {
         if (p.nativeLoaded)
             row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train fixes it to --set blasThreads=N "
                     + "(default 1: its sums depend on its thread count; 0 follows the CPUs other processes leave free)");
-        int cpus = Runtime.getRuntime().availableProcessors();
-        row("trainer", (cpus >= 2 ? "2 threads on a CPU device (" + cpus + " CPUs to run on)" : "1 thread (1 CPU to run on)")
-                + ", 1 on CUDA: the old and reference forwards beside θ's, rollout chunks in pairs, inline while other processes "
+        SideThread.Choice onCpu = SideThread.choose(0, true);
+        row("trainer", onCpu.threads() + (onCpu.threads() == 1 ? " thread" : " threads") + " on a CPU device (" + onCpu.reason()
+                + "), 1 on CUDA: the old and reference forwards beside θ's, rollout chunks in pairs, inline while other processes "
                 + "leave fewer than 2 CPUs free; bit-identical either way (train sets --set forwardThreads=1|2)");
         try {
             Backend b = Backend.resolve(where.device == null ? "auto" : where.device, where.impl == null ? "native" : where.impl, true);

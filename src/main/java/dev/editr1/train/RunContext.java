@@ -60,10 +60,10 @@ public final class RunContext implements AutoCloseable {
         this.model = model;
         this.data = data;
         this.sigmas = SigmaSchedule.preset(config.sigmaPreset, config.steps, model.imageTokens(), Double.NaN);
-        this.side = SideThread.open(forwardThreads(config, backend));
+        this.side = SideThread.open(SideThread.choose(config.forwardThreads, backend.kind == Backend.Kind.CPU).threads());
     }
 
-    /** The trainer's second thread, or inline work ({@link #forwardThreads}). */
+    /** The trainer's second thread, or inline work ({@link SideThread#choose}). */
     public SideThread side() {
         return side;
     }
@@ -72,22 +72,6 @@ public final class RunContext implements AutoCloseable {
     synchronized void useSide(SideThread s) {
         side.close();
         side = s;
-    }
-
-    /**
-     * The trainer's threads for its own work: {@code forwardThreads}, or when 0, 2 on a CPU device
-     * whose process may run on at least 2 CPUs (the second core is otherwise idle beside libtorch's
-     * one thread) and 1 on CUDA (the forwards queue on one stream there anyway).
-     */
-    static int forwardThreads(TrainConfig c, Backend b) {
-        if (c.forwardThreads > 0) return c.forwardThreads;
-        return b.kind == Backend.Kind.CPU && Runtime.getRuntime().availableProcessors() >= 2 ? 2 : 1;
-    }
-
-    private static String forwardThreadsReason(TrainConfig c, Backend b) {
-        if (c.forwardThreads > 0) return "forwardThreads=" + c.forwardThreads;
-        return b.kind == Backend.Kind.CPU ? "automatic: " + Runtime.getRuntime().availableProcessors() + " CPUs to run on"
-                : "automatic: CUDA";
     }
 
     /** Resolves a run from its configuration (validated first) and says what it chose on {@code log}. */
@@ -117,7 +101,7 @@ public final class RunContext implements AutoCloseable {
                 config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch; results then depend on the load"
                         : "blasThreads, fixed: OpenBLAS's sums depend on its thread count",
                 Backend.kernelThreadsDescription(), ctx.side.concurrent() ? 2 : 1, ctx.side.concurrent() ? "s" : "",
-                forwardThreadsReason(config, backend));
+                SideThread.choose(config.forwardThreads, backend.kind == Backend.Kind.CPU).reason());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;

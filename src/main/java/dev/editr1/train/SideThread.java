@@ -2,11 +2,11 @@ package dev.editr1.train;
 
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.Future;
 import java.util.function.Function;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
@@ -48,6 +48,21 @@ public final class SideThread implements AutoCloseable {
     /** Work runs at once on the calling thread. */
     public static SideThread inline() {
         return INLINE;
+    }
+
+    /** How many threads the trainer's own work gets, and why (the run log and {@code doctor} say both). */
+    public record Choice(int threads, String reason) {}
+
+    /**
+     * The {@code forwardThreads} setting resolved: itself when it is 1 or 2; when 0, 2 on a CPU
+     * device whose process may run on at least 2 CPUs (the second core is otherwise idle beside
+     * libtorch's one thread) and 1 on CUDA (the forwards queue on one stream there anyway).
+     */
+    public static Choice choose(int forwardThreads, boolean cpuDevice) {
+        if (forwardThreads > 0) return new Choice(forwardThreads, "forwardThreads=" + forwardThreads);
+        if (!cpuDevice) return new Choice(1, "automatic: CUDA");
+        int cpus = Runtime.getRuntime().availableProcessors();
+        return new Choice(cpus >= 2 ? 2 : 1, "automatic: " + cpus + (cpus == 1 ? " CPU" : " CPUs") + " to run on");
     }
 
     /** 1: {@link #inline}; 2: one daemon thread beside the caller's, used while the CPU pool sees 2 CPUs free. */
