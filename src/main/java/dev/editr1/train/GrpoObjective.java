@@ -57,8 +57,9 @@ import dev.editr1.model.EditingModel;
  *
  * <p>Memory, as in {@link NftObjective}: micro-batches of {@code microBatch} kept samples, each step
  * of a micro-batch in its own scope; the no-grad reference forward runs first in its own scope, so
- * one activation graph is alive at a time (beside θ's forward with a concurrent {@link SideThread}). The kernel's loss is a mean over its call's samples, so
- * a micro-batch's gradient is weighted by its share of them.
+ * one activation graph is alive at a time (beside θ's forward with a concurrent {@link SideThread}).
+ * The kernel's loss is a mean over its call's samples, so a micro-batch's gradient is weighted by
+ * its share of them.
  */
 public final class GrpoObjective implements Objective {
     private final EditingModel model;

@@ -32,8 +32,9 @@ import dev.editr1.model.EditingModel;
  * two no-grad forwards (old, reference) run first, each in its own scope that keeps only its
  * velocity, so their activations are gone before θ's forward builds its graph: at most one
  * activation graph is alive. With a concurrent {@link SideThread} (the CPU default) they run beside
- * θ's forward instead, which adds one no-grad block's intermediates to the peak. The NFT loss normalizes by the kept samples of its call, so a
- * micro-batch's gradient is weighted by its share of them — the sum equals the full-batch gradient.
+ * θ's forward instead, which adds one no-grad block's intermediates to the peak. The NFT loss
+ * normalizes by the kept samples of its call, so a micro-batch's gradient is weighted by its share
+ * of them — the sum equals the full-batch gradient.
  *
  * <p>Noise key ({@code groupNoise}): by default each sample draws its own timesteps and ε, keyed by its
  * id. With {@code noiseGroup = G} the G samples of a group (ids e·2²⁴ + g·G … + G − 1, one prompt)
