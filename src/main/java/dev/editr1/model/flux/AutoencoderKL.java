@@ -198,8 +198,7 @@ public final class AutoencoderKL {
     // ---- pieces ---------------------------------------------------------------------------------
 
     private Tensor conv(Tensor x, String p, long stride, long pad) {
-        return torch.conv2d(x, params.get(p + ".weight"), new TensorOptional(params.get(p + ".bias")),
-                new long[] {stride, stride}, new long[] {pad, pad}, new long[] {1, 1}, 1);
+        return Layers.conv2d(x, params.get(p + ".weight"), params.get(p + ".bias"), stride, pad);
     }
 
     private Tensor groupNorm(Tensor x, String p) {

@@ -13,12 +13,12 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 import dev.editr1.kernels.Tensors;
+import dev.editr1.model.Layers;
 import dev.editr1.model.ParamStore;
 
 /**
@@ -358,22 +358,16 @@ public final class AutoencoderKLQwenImage {
         return switch (layer.kind()) {
             case RESIDUAL -> residual(layer.name(), h, layer.shortcut());
             case ATTENTION -> attention(layer.name(), h);
-            case DOWNSAMPLE -> torch.conv2d(torch.constant_pad_nd(h, new long[] {0, 1, 0, 1}, new Scalar(0.0)),
-                    params.get(layer.name() + ".resample.1.weight"),
-                    new TensorOptional(params.get(layer.name() + ".resample.1.bias")),
-                    new long[] {2, 2}, new long[] {0, 0}, new long[] {1, 1}, 1);
-            case UPSAMPLE -> torch.conv2d(
-                    torch.upsample_nearest2d(h, new long[] {2 * h.size(2), 2 * h.size(3)}),
-                    params.get(layer.name() + ".resample.1.weight"),
-                    new TensorOptional(params.get(layer.name() + ".resample.1.bias")),
-                    new long[] {1, 1}, new long[] {1, 1}, new long[] {1, 1}, 1);
+            case DOWNSAMPLE -> Layers.conv2d(torch.constant_pad_nd(h, new long[] {0, 1, 0, 1}, new Scalar(0.0)),
+                    params.get(layer.name() + ".resample.1.weight"), params.get(layer.name() + ".resample.1.bias"), 2, 0);
+            case UPSAMPLE -> Layers.conv2d(torch.upsample_nearest2d(h, new long[] {2 * h.size(2), 2 * h.size(3)}),
+                    params.get(layer.name() + ".resample.1.weight"), params.get(layer.name() + ".resample.1.bias"), 1, 1);
         };
     }
 
     /** A causal conv3d on the first frame: 2-D conv with its last temporal tap, spatial zero padding pad. */
     private Tensor conv(String name, Tensor x, int pad) {
-        return torch.conv2d(x, conv2d.get(name), new TensorOptional(params.get(name + ".bias")),
-                new long[] {1, 1}, new long[] {pad, pad}, new long[] {1, 1}, 1);
+        return Layers.conv2d(x, conv2d.get(name), params.get(name + ".bias"), 1, pad);
     }
 
     private Tensor residual(String n, Tensor x, boolean shortcut) {
@@ -386,14 +380,12 @@ public final class AutoencoderKLQwenImage {
     private Tensor attention(String n, Tensor x) {
         long b = x.size(0), c = x.size(1), hh = x.size(2), ww = x.size(3);
         Tensor h = rmsNorm(x, params.get(n + ".norm.gamma"));
-        Tensor qkv = torch.conv2d(h, params.get(n + ".to_qkv.weight"), new TensorOptional(params.get(n + ".to_qkv.bias")),
-                new long[] {1, 1}, new long[] {0, 0}, new long[] {1, 1}, 1);
+        Tensor qkv = Layers.conv2d(h, params.get(n + ".to_qkv.weight"), params.get(n + ".to_qkv.bias"), 1, 0);
         qkv = qkv.reshape(b, 1, 3 * c, hh * ww).permute(0, 1, 3, 2);       // [B, 1, HW, 3C]
         TensorVector q = qkv.chunk(3, -1);
         Tensor o = torch.scaled_dot_product_attention(q.get(0), q.get(1), q.get(2));   // [B, 1, HW, C]
         o = o.squeeze(1).permute(0, 2, 1).reshape(b, c, hh, ww);
-        o = torch.conv2d(o, params.get(n + ".proj.weight"), new TensorOptional(params.get(n + ".proj.bias")),
-                new long[] {1, 1}, new long[] {0, 0}, new long[] {1, 1}, 1);
+        o = Layers.conv2d(o, params.get(n + ".proj.weight"), params.get(n + ".proj.bias"), 1, 0);
         return o.add(x);
     }
 
