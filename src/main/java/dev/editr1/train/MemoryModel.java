@@ -23,6 +23,11 @@ import dev.editr1.model.EditingModel.MemoryProfile;
  *       beside it the old and reference velocities, x_t, ε, the NFT gradient (5 latents per sample);</li>
  *   <li><b>epoch</b>: the epoch's rollout latents (one per sample), kept for the loss phase.</li>
  * </ul>
+ * With the trainer's second thread ({@link SideThread}, forwardThreads 2: the CPU default) two
+ * rollout chunks are sampled at once, and the old and reference velocities' no-grad forward runs
+ * beside θ's: the rollout term counts two chunks, and the slot holds one no-grad forward of the
+ * micro-batch on top of θ's forward at its peak (with checkpointing the backward's recompute comes
+ * after the side's forwards have ended, so the slot is the larger of the two moments).
  * The peak is static + epoch + max(rollout, training slot). Attention is assumed not to materialize
  * its T × T scores (libtorch's flash kernels on CPU and GPU keep a log-sum-exp per row); the math
  * fallback would add heads·T² per sample and block. Checked against measured peaks in MemoryModelTest.
@@ -73,16 +78,19 @@ public final class MemoryModel {
      * @param baseDtype      the base's dtype (activations follow it)
      * @param cfg            classifier-free guidance on (a second velocity per step)
      * @param checkpointing  per-block gradient checkpointing
+     * @param sideThread     the trainer's second thread is concurrent (two chunks at once; a no-grad
+     *                       forward beside θ's)
      */
     public static Estimate estimate(MemoryProfile p, int loraRank, int samples, int rolloutBatch, int trainBatch, DType baseDtype,
-                                    boolean cfg, boolean checkpointing) {
+                                    boolean cfg, boolean checkpointing, boolean sideThread) {
         long a = baseDtype.bytes;
         long base = p.baseParameters() * a;
         long lora = p.loraParametersPerRank() * loraRank;
         long loraAndOpt = lora * 4L * (3 + 1 + 2);      // θ, old, EMA; θ's gradient; AdamW m and v (all f32)
         double tokenWidth = (double) p.tokens() * p.width() * a;   // one width-sized tensor of one sample
         long latent = p.latentElements() * a;
-        long rollout = (long) (rolloutBatch * ((cfg ? 5 : 4) * latent + (p.liveWidths() + 1) * tokenWidth));
+        int rolling = rolloutBatch + (sideThread ? Math.max(0, Math.min(rolloutBatch, samples - rolloutBatch)) : 0);
+        long rollout = (long) (rolling * ((cfg ? 5 : 4) * latent + (p.liveWidths() + 1) * tokenWidth));
         // checkpointed: the stored block inputs, plus the recomputed block's saved tensors and the
         // temporaries of its backward, which are about as many as its no-grad forward holds (fitted
         // in MemoryModelTest: a recompute block peaks at saved + live, not at saved alone). Either
@@ -93,16 +101,30 @@ public final class MemoryModel {
         double graph = checkpointing ? p.blocks() + p.savedWidths() + p.liveWidths()
                 : (p.blocks() - 1) * p.savedWidths() + Math.max(p.savedWidths(), p.liveWidths());
         graph = Math.max(graph, p.liveWidths() + 1);
+        if (sideThread) {
+            // θ's forward at its end (checkpointed: the stored inputs and one live block) plus the side's no-grad forward
+            double forwardEnd = checkpointing ? p.blocks() + p.liveWidths() : graph;
+            graph = Math.max(graph, forwardEnd + p.liveWidths() + 1);
+        }
         long training = (long) (trainBatch * (graph * tokenWidth + 5.0 * latent));
         long epoch = (long) samples * latent;
         return new Estimate(base, loraAndOpt, rollout, training, epoch);
     }
 
-    /** The estimate for a run's configuration with its model's profile (train batch: all of an epoch's samples unless micro-batched). */
-    public static Estimate estimate(MemoryProfile p, TrainConfig c) {
+    /** {@link #estimate(MemoryProfile, int, int, int, int, DType, boolean, boolean, boolean)} on one thread (as on CUDA). */
+    public static Estimate estimate(MemoryProfile p, int loraRank, int samples, int rolloutBatch, int trainBatch, DType baseDtype,
+                                    boolean cfg, boolean checkpointing) {
+        return estimate(p, loraRank, samples, rolloutBatch, trainBatch, baseDtype, cfg, checkpointing, false);
+    }
+
+    /**
+     * The estimate for a run's configuration with its model's profile (train batch: all of an epoch's
+     * samples unless micro-batched); sideThread as the run's {@link SideThread#concurrent()}.
+     */
+    public static Estimate estimate(MemoryProfile p, TrainConfig c, boolean sideThread) {
         int samples = c.prompts * c.groupSize;
         int train = c.microBatch > 0 ? Math.min(c.microBatch, samples) : samples;
         return estimate(p, c.loraRank, samples, Math.min(c.rolloutBatch, samples), train, c.baseDtype, c.cfgScale > 1,
-                c.gradientCheckpointing);
+                c.gradientCheckpointing, sideThread);
     }
 }

@@ -35,13 +35,18 @@ class MemoryModelTest {
         return measure(c, dir);
     }
 
-    /** The same for any configuration: its epochs run one by one, each in its own scope. */
+    /**
+     * The same for any configuration: its epochs run one by one, each in its own scope. forwardThreads=1
+     * runs inline; otherwise the second thread is concurrent whatever the machine's load (the automatic
+     * rule would run inline while another process holds a CPU, and the peak would change with it).
+     */
     static double[] measure(TrainConfig c, Path dir) throws Exception {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
         double[] peaks = new double[c.epochs];
         MemoryModel.Estimate est;
         try (RunContext ctx = RunContext.open(c, quiet, new NativeOps(true), null)) {
-            est = MemoryModel.estimate(ctx.model.memoryProfile(), c);
+            ctx.useSide(c.forwardThreads == 1 ? SideThread.inline() : SideThread.open(2, () -> 0));
+            est = MemoryModel.estimate(ctx.model.memoryProfile(), c, ctx.side().concurrent());
             Trainer t = new Trainer(ctx, new RunFolder(dir), quiet);
             t.setUp(false);
             for (int e = 0; e < c.epochs; e++)
@@ -60,7 +65,8 @@ class MemoryModelTest {
                 {"rolloutBatch=16"},
                 {"rolloutBatch=16", "microBatch=16"},
                 {"rolloutBatch=16", "gradientCheckpointing=true"},
-                {"rolloutBatch=64", "microBatch=2"}};
+                {"rolloutBatch=64", "microBatch=2"},
+                {"rolloutBatch=16", "forwardThreads=1"}};
         StringBuilder report = new StringBuilder();
         double[][] r = new double[configs.length][];
         for (int i = 0; i < configs.length; i++) {
@@ -109,7 +115,10 @@ class MemoryModelTest {
                 {"rolloutBatch=8", "gradientCheckpointing=true"},
                 {"rolloutBatch=8", "microBatch=1"},
                 {"rolloutBatch=8", "baseDtype=bf16"},
-                {"rolloutBatch=8", "baseDtype=bf16", "gradientCheckpointing=true"}};
+                {"rolloutBatch=8", "baseDtype=bf16", "gradientCheckpointing=true"},
+                {"rolloutBatch=4"},
+                {"rolloutBatch=4", "forwardThreads=1"},
+                {"rolloutBatch=8", "gradientCheckpointing=true", "forwardThreads=1"}};
         Path flux = KontextFixture.model(tmp.resolve("flux"), 5, 2, 2, 8), qwen = QwenEditFixture.model(tmp.resolve("qwen"), 5, false, 3, 8);
         Path fluxData = KontextFixture.dataset(tmp.resolve("fd"), 6, 2, 9, 32), qwenData = QwenEditFixture.dataset(tmp.resolve("qd"), 6, 2, 9, 32);
         StringBuilder report = new StringBuilder();
