@@ -38,9 +38,9 @@ public final class Layers {
      * f32 with 20 or 24 input channels at batch 2, bf16 whenever a channel count is not a multiple of
      * 16 (the VAEs' RGB convolutions among them), errors up to 40% of the output's range — while
      * ATen's path is right in all of them (LayersTest checks both dtypes against a double-precision
-     * convolution; pytorch/pytorch#163347 reports the bf16 case on AMD). A global switch
-     * (setUserEnabledMkldnn) would also move every bf16 matmul off oneDNN, so the choice is made here,
-     * per call. On CUDA the native op (cuDNN) runs.
+     * convolution; pytorch/pytorch#163347 reports a wrong bf16 convolution that switching oneDNN off
+     * fixes). A global switch (setUserEnabledMkldnn) would also move every bf16 matmul off oneDNN, so
+     * the choice is made here, per call. On CUDA the native op (cuDNN) runs.
      */
     public static Tensor conv2d(Tensor x, Tensor weight, Tensor bias, long stride, long pad) {
         TensorOptional b = bias == null ? new TensorOptional() : new TensorOptional(bias);
