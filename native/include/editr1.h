@@ -97,6 +97,9 @@ EDITR1_API int editr1_blas_threads(void);
     spin while they wait, so beside a busy process more threads than free CPUs cost several times
     their speed (bench/RESULTS.md, "kernels under load"). */
 EDITR1_API int editr1_set_blas_threads(int n);
+/** The kernel set the loaded OpenBLAS runs ("Haswell", "SkylakeX", "Cooperlake", ...; its own
+    detection or OPENBLAS_CORETYPE), or NULL when none is loaded. */
+EDITR1_API const char* editr1_blas_core(void);
 /** The instruction set of the CPU build in use, e.g. "x86-64-v3 (AVX2)". */
 EDITR1_API const char* editr1_cpu_isa(void);
 /** 1 if NVTX ranges are compiled in (the CUDA toolkit's NVTX 3 headers were found), else 0. */

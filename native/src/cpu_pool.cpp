@@ -433,6 +433,11 @@ int editr1_set_blas_threads(int n) {
     return 1;
 }
 
+const char* editr1_blas_core(void) {
+    auto name = reinterpret_cast<char* (*)(void)>(openblas_symbol("openblas_get_corename"));
+    return name ? name() : nullptr;
+}
+
 const char* editr1_cpu_threads_reason(void) {
     thread_local std::string why;
     const int n = g_threads.load(std::memory_order_relaxed);

@@ -41,7 +41,7 @@ final class DoctorCommand implements Callable<Integer> {
             row("CPU kernels", p.cpuThreads + " threads: " + p.cpuThreadsReason + " (train sets --set kernelThreads=N)");
         if (p.nativeLoaded)
             row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train fixes it to --set blasThreads=N "
-                    + "(default 1: its sums depend on its thread count; 0 follows the CPUs other processes leave free)");
+                    + "(default 1: its sums depend on its thread count; 0 follows the CPUs other processes leave free); " + p.blasCore);
         SideThread.Choice onCpu = SideThread.choose(0, true);
         row("trainer", onCpu.threads() + (onCpu.threads() == 1 ? " thread" : " threads") + " on a CPU device (" + onCpu.reason()
                 + "), 1 on CUDA: the old and reference forwards beside θ's, rollout chunks in pairs, inline while other processes "

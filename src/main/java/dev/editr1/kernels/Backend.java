@@ -167,6 +167,19 @@ public final class Backend {
         return !"false".equalsIgnoreCase(v.trim());
     }
 
+    /**
+     * The kernel set of libtorch's OpenBLAS and who chose it, in words (doctor, the run's log):
+     * OPENBLAS_CORETYPE when the environment sets it (a pin to older kernels costs speed: Haswell's
+     * AVX2 ones made the embedded epoch ~1.5× slower than the AVX-512 ones on a Zen 5 VM,
+     * bench/RESULTS.md), else OpenBLAS's own detection.
+     */
+    public static String blasCoreDescription() {
+        String core = Editr1Native.editr1_blas_core();
+        if (core == null) return "not loaded";
+        String env = System.getenv("OPENBLAS_CORETYPE");
+        return core + " kernels (" + (env != null ? "OPENBLAS_CORETYPE=" + env : "OpenBLAS's own detection") + ")";
+    }
+
     /** What the machine and the libraries offer; never throws. */
     public static Probe probe() {
         Probe p = new Probe();
@@ -181,6 +194,7 @@ public final class Backend {
             p.cpuThreads = Editr1Native.editr1_cpu_threads();
             p.cpuThreadsReason = Editr1Native.editr1_cpu_threads_reason();
             p.blasThreads = Editr1Native.editr1_blas_threads();
+            p.blasCore = blasCoreDescription();
             p.cpuIsa = Editr1Native.editr1_cpu_isa();
         } catch (Throwable t) { // UnsatisfiedLinkError once, NoClassDefFoundError afterwards
             p.nativeError = t.toString();
@@ -222,6 +236,8 @@ public final class Backend {
         public int cpuThreads;
         public String cpuThreadsReason = "";
         public int blasThreads;
+        /** {@link #blasCoreDescription()}. */
+        public String blasCore = "";
         public String cpuIsa = "";
         public boolean torchCuda;
         public int torchDevices;

@@ -61,6 +61,7 @@ public final class Editr1Native {
     public static native int editr1_cpu_spare();
     public static native int editr1_blas_threads();
     public static native int editr1_set_blas_threads(int n);
+    public static native @Cast("const char*") String editr1_blas_core();
     public static native @Cast("const char*") String editr1_cpu_isa();
     public static native @Cast("size_t") long editr1_dtype_size(int dtype);
     public static native long editr1_heap_bytes_in_use();

@@ -95,11 +95,12 @@ public final class RunContext implements AutoCloseable {
         m.preflight(data);
         RunContext ctx = new RunContext(config, backend, ops != null ? ops : backend.ops(), m, data);
         int blas = Backend.adaptBlasThreads(config.blasThreads);
-        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s); CPU kernels %s; trainer %d thread%s (%s)%n",
+        log.printf(Locale.ROOT, "device: %s; libtorch %d CPU thread%s, OpenBLAS %d (%s), %s; CPU kernels %s; trainer %d thread%s (%s)%n",
                 backend.describe(),
                 config.threads, config.threads == 1 ? "" : "s", blas,
                 config.blasThreads == 0 ? "blasThreads=0: the CPUs other processes leave free, re-read each epoch; results then depend on the load"
                         : "blasThreads, fixed: OpenBLAS's sums depend on its thread count",
+                Backend.blasCoreDescription(),
                 Backend.kernelThreadsDescription(), ctx.side.concurrent() ? 2 : 1, ctx.side.concurrent() ? "s" : "",
                 SideThread.choose(config.forwardThreads, backend.kind == Backend.Kind.CPU).reason());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());

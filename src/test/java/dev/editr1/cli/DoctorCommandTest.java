@@ -29,6 +29,9 @@ class DoctorCommandTest {
         assertEquals(0, code[0], out);
         for (String s : new String[] {"libeditr1:", "libtorch:", "CUDA path built:", "device:", "threads", "status: OK"})
             assertTrue(out.contains(s), "doctor output lacks '" + s + "':\n" + out);
+        // libtorch's OpenBLAS is loaded here: its kernel set and who chose it
+        assertTrue(out.matches("(?s).*OpenBLAS: .* \\w+ kernels \\((OPENBLAS_CORETYPE=\\S+|OpenBLAS's own detection)\\).*"),
+                "doctor names no OpenBLAS kernel set:\n" + out);
     }
 
     @Test
