@@ -170,7 +170,7 @@ public final class Backend {
     /**
      * The kernel set of libtorch's OpenBLAS and who chose it, in words (doctor, the run's log):
      * OPENBLAS_CORETYPE when the environment sets it (a pin to older kernels costs speed: Haswell's
-     * AVX2 ones made the embedded epoch ~1.5× slower than the AVX-512 ones on a Zen 5 VM,
+     * AVX2 ones made the embedded epoch 1.3-1.5× slower than the AVX-512 ones on a Zen 5 VM,
      * bench/RESULTS.md), else OpenBLAS's own detection.
      */
     public static String blasCoreDescription() {
