@@ -14,6 +14,13 @@ import org.junit.jupiter.api.Test;
 
 /** {@link Layers#conv2d} against a double-precision convolution of the same (exactly widened) operands. */
 class LayersTest {
+    /** libtorch's convolution in double precision (ATen's own kernel: oneDNN has no f64 path) of the operands widened. */
+    static Tensor reference(Tensor x, Tensor w, Tensor b, long stride, long pad) {
+        return torch.conv2d(x.to(ScalarType.Double), w.to(ScalarType.Double),
+                b == null ? new TensorOptional() : new TensorOptional(b.to(ScalarType.Double)), new long[] {stride, stride},
+                new long[] {pad, pad}, new long[] {1, 1}, 1);
+    }
+
     /**
      * Channel counts that are and are not multiples of 16, 1×1 and 3×3 kernels, stride 2, f32 and
      * bf16. libtorch's oneDNN convolution fails this on AVX-512 CPUs (Zen 5: f32 20→16 at batch 2 off by
@@ -35,9 +42,7 @@ class LayersTest {
                             long pad = k / 2;
                             Tensor y = Layers.conv2d(x, w, b, stride, pad);
                             assertEquals(dt, y.scalar_type().intern());
-                            Tensor ref = torch.conv2d(x.to(ScalarType.Double), w.to(ScalarType.Double),
-                                    new TensorOptional(b.to(ScalarType.Double)), new long[] {stride, stride}, new long[] {pad, pad},
-                                    new long[] {1, 1}, 1);
+                            Tensor ref = reference(x, w, b, stride, pad);
                             assertArrayEquals(ref.sizes().vec().get(), y.sizes().vec().get());
                             // bf16: one rounding of the output (2^-8 relative) plus f32 accumulation; f32: accumulation only
                             double rel = dt == ScalarType.BFloat16 ? Math.pow(2, -8) : 1e-6;
@@ -66,8 +71,7 @@ class LayersTest {
             ScalarType dt = i == 0 ? ScalarType.Float : ScalarType.Double;
             Tensor x = x0.to(dt).detach().requires_grad_(true), w = w0.to(dt).detach().requires_grad_(true),
                     b = b0.to(dt).detach().requires_grad_(true);
-            Tensor y = i == 0 ? Layers.conv2d(x, w, b, 2, 1)
-                    : torch.conv2d(x, w, new TensorOptional(b), new long[] {2, 2}, new long[] {1, 1}, new long[] {1, 1}, 1);
+            Tensor y = i == 0 ? Layers.conv2d(x, w, b, 2, 1) : reference(x, w, b, 2, 1);
             y.mul(r.to(dt)).sum().backward();
             grads[i] = new Tensor[] {x.grad(), w.grad(), b.grad()};
         }
@@ -86,8 +90,7 @@ class LayersTest {
             Tensor x = torch.randn(1, 3, 5, 5).to(ScalarType.BFloat16), w = torch.randn(4, 3, 3, 3).to(ScalarType.BFloat16);
             Tensor y = Layers.conv2d(x, w, null, 1, 1);
             assertEquals(ScalarType.BFloat16, y.scalar_type().intern());
-            Tensor ref = torch.conv2d(x.to(ScalarType.Double), w.to(ScalarType.Double), new TensorOptional(), new long[] {1, 1},
-                    new long[] {1, 1}, new long[] {1, 1}, 1);
+            Tensor ref = reference(x, w, null, 1, 1);
             assertTrue(y.to(ScalarType.Double).sub(ref).abs().max().item_double() <= Math.pow(2, -8) * ref.abs().max().item_double());
         }
     }
