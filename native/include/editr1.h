@@ -112,6 +112,12 @@ EDITR1_API void editr1_nvtx_pop(void);
  *  libtorch's CPU tensors live there. −1 where the C library cannot say. Walks the arenas: call it
  *  at phase boundaries, not per element. */
 EDITR1_API long long editr1_heap_bytes_in_use(void);
+/** Makes glibc's malloc keep up to `bytes` of freed memory for reuse instead of returning it to the
+ *  kernel (M_TRIM_THRESHOLD = bytes, M_MMAP_THRESHOLD = min(bytes, 32 MiB)): a freed block is then
+ *  reused without page faults by the next allocation of its size, e.g. the fresh output tensor of
+ *  every kernel call. Process-wide; call it once, before the hot loop. Returns 1 when set, 0 where
+ *  the C library is not glibc or bytes <= 0 (nothing changed). */
+EDITR1_API int editr1_retain_heap(long long bytes);
 /** Bytes of one element of a dtype (0 for an unknown dtype). */
 EDITR1_API size_t editr1_dtype_size(int32_t dtype);
 

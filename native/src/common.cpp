@@ -298,6 +298,24 @@ long long editr1_heap_bytes_in_use(void) {
 #endif
 }
 
+int editr1_retain_heap(long long bytes) {
+#if defined(__GLIBC__)
+    if (bytes <= 0) return 0;
+    // M_MMAP_THRESHOLD: blocks below it come from the arenas, not from a fresh mmap per allocation;
+    // glibc refuses more than HEAP_MAX_SIZE / 2 (32 MiB on 64-bit). M_TRIM_THRESHOLD: free memory at
+    // an arena's top kept instead of handed back (madvise(MADV_DONTNEED) or munmap). Setting either
+    // also stops glibc from adapting both to the sizes freed so far, which is what made the outcome
+    // differ from one process to the next (bench/RESULTS.md, "the C heap under load").
+    const long long kMmapMax = 32LL << 20;
+    const long long trim = bytes < 0x7fffffffLL ? bytes : 0x7fffffffLL;
+    const int ok = mallopt(M_MMAP_THRESHOLD, (int)(bytes < kMmapMax ? bytes : kMmapMax)) && mallopt(M_TRIM_THRESHOLD, (int)trim);
+    return ok ? 1 : 0;
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
+
 size_t editr1_flow_step_workspace_bytes(const editr1_flow_step_params* p) { return flow_step_workspace(p); }
 size_t editr1_nft_loss_workspace_bytes(const editr1_nft_loss_params* p) { return nft_loss_workspace(p); }
 size_t editr1_logit_score_workspace_bytes(const editr1_logit_score_params* p) { return logit_score_workspace(p); }

@@ -17,6 +17,7 @@ import dev.editr1.data.EditItem;
 import dev.editr1.data.FolderDataset;
 import dev.editr1.flow.SigmaSchedule;
 import dev.editr1.kernels.Backend;
+import dev.editr1.kernels.HeapRetention;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.Tensors;
@@ -87,6 +88,7 @@ public final class RunContext implements AutoCloseable {
         config.validate();
         Backend backend = Backend.resolve(config.device, config.impl, Backend.checkFiniteSetting());
         Backend.setCpuThreads(config.threads, config.kernelThreads);
+        HeapRetention.setting();   // a bad -Deditr1.heapRetainMb stops the run here, with its message
         NativeMemory.track(backend.kind == Backend.Kind.CUDA ? backend.deviceIndex : -1);
         EditingModel m = model != null ? model.load(config, backend.device())
                 : config.model.load(config.weights, backend.device(), config.baseDtype, new ModelKind.LoadOptions(config.resolution,
@@ -103,6 +105,7 @@ public final class RunContext implements AutoCloseable {
                 Backend.blasCoreDescription(),
                 Backend.kernelThreadsDescription(), ctx.side.concurrent() ? 2 : 1, ctx.side.concurrent() ? "s" : "",
                 SideThread.choose(config.forwardThreads, backend.kind == Backend.Kind.CPU).reason());
+        log.println("C heap: " + HeapRetention.description());
         log.println("model: " + m.describe() + "; codec " + m.codec().describe());
         log.println("data: " + data.describe());
         return ctx;

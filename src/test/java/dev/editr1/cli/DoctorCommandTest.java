@@ -32,6 +32,8 @@ class DoctorCommandTest {
         // libtorch's OpenBLAS is loaded here: its kernel set and who chose it
         assertTrue(out.matches("(?s).*OpenBLAS: .* \\w+ kernels \\((OPENBLAS_CORETYPE=\\S+|OpenBLAS's own detection)\\).*"),
                 "doctor names no OpenBLAS kernel set:\n" + out);
+        // what the C heap keeps and who chose it
+        assertTrue(out.matches("(?s).*C heap: +(keeps up to \\d+ MB|glibc's).*heapRetainMb.*"), "doctor says nothing of the C heap:\n" + out);
     }
 
     @Test
