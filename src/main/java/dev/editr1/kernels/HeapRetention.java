@@ -7,9 +7,10 @@ import java.util.Locale;
  * and every kernel call allocates fresh outputs (a 3 MB gradient for the NFT loss at 12×16×64×64
  * f32). glibc's defaults hand a large freed block back to the kernel (munmap, or madvise at an
  * arena's top, by thresholds it adapts to the sizes freed so far), so the next call's output is
- * faulted in again page by page; on a 2-core VM under one competing process those faults made the
- * same benchmark run at 377–1,157 ops/s depending on the fork, and at 818–1,240 with the freed
- * blocks kept (bench/RESULTS.md, "the C heap under load"). Applied once, when libeditr1 loads.
+ * faulted in again page by page (~13 µs a page on a 2-core VM beside one busy process); there the
+ * loaded NFT loss benchmark ran 581–715 ops/s per fork at glibc's thresholds and 1,069–1,211 with
+ * the freed blocks kept, and an epoch of the embedded default took 0.83–0.87 s quiet against
+ * 1.13–1.33 (bench/RESULTS.md, "the C heap under load"). Applied once, when libeditr1 loads.
  *
  * <p>Setting: {@code -Deditr1.heapRetainMb=N} or {@code EDITR1_HEAP_RETAIN_MB=N} (default
  * {@value #DEFAULT_MB}; 0 leaves glibc's own thresholds). A process whose environment already
