@@ -65,7 +65,11 @@ public final class HeapRetention {
      * @throws IllegalArgumentException when it is not a whole number in [0, 2047]
      */
     public static long setting() {
-        String v = System.getProperty("editr1.heapRetainMb", System.getenv("EDITR1_HEAP_RETAIN_MB"));
+        return parse(System.getProperty("editr1.heapRetainMb", System.getenv("EDITR1_HEAP_RETAIN_MB")));
+    }
+
+    /** A setting's text in MB (null or blank: the default); see {@link #setting()}. */
+    static long parse(String v) {
         if (v == null || v.isBlank()) return DEFAULT_MB;
         try {
             long mb = Long.parseLong(v.trim());

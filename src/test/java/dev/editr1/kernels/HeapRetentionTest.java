@@ -30,22 +30,14 @@ class HeapRetentionTest {
 
     @Test
     void theSettingIsCheckedAndNamed() {
-        String old = System.getProperty("editr1.heapRetainMb");
-        try {
-            System.setProperty("editr1.heapRetainMb", "lots");
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, HeapRetention::setting);
-            assertTrue(e.getMessage().contains("editr1.heapRetainMb") && e.getMessage().contains("lots"), e.getMessage());
-            System.setProperty("editr1.heapRetainMb", "-1");
-            assertThrows(IllegalArgumentException.class, HeapRetention::setting);
-            System.setProperty("editr1.heapRetainMb", "4096");
-            assertThrows(IllegalArgumentException.class, HeapRetention::setting);
-            System.setProperty("editr1.heapRetainMb", " 64 ");
-            assertEquals(64, HeapRetention.setting());
-            System.setProperty("editr1.heapRetainMb", "0");
-            assertEquals(0, HeapRetention.setting());
-        } finally {
-            if (old == null) System.clearProperty("editr1.heapRetainMb");
-            else System.setProperty("editr1.heapRetainMb", old);
-        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HeapRetention.parse("lots"));
+        assertTrue(e.getMessage().contains("editr1.heapRetainMb") && e.getMessage().contains("lots"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> HeapRetention.parse("-1"));
+        assertThrows(IllegalArgumentException.class, () -> HeapRetention.parse("4096"));
+        assertThrows(IllegalArgumentException.class, () -> HeapRetention.parse("1.5"));
+        assertEquals(64, HeapRetention.parse(" 64 "));
+        assertEquals(0, HeapRetention.parse("0"));
+        assertEquals(HeapRetention.DEFAULT_MB, HeapRetention.parse(null));
+        assertEquals(HeapRetention.DEFAULT_MB, HeapRetention.parse(" "));
     }
 }
