@@ -44,7 +44,7 @@ final class DoctorCommand implements Callable<Integer> {
             row("OpenBLAS", p.blasThreads == 0 ? "not loaded" : p.blasThreads + " threads now; train fixes it to --set blasThreads=N "
                     + "(default 1: its sums depend on its thread count; 0 follows the CPUs other processes leave free); " + p.blasCore);
         if (p.nativeLoaded)
-            row("C heap", HeapRetention.description() + "; -Deditr1.heapRetainMb=N or EDITR1_HEAP_RETAIN_MB=N changes it");
+            row("C heap", HeapRetention.description() + "; -D" + HeapRetention.PROPERTY + "=N or " + HeapRetention.ENV + "=N changes it");
         SideThread.Choice onCpu = SideThread.choose(0, true);
         row("trainer", onCpu.threads() + (onCpu.threads() == 1 ? " thread" : " threads") + " on a CPU device (" + onCpu.reason()
                 + "), 1 on CUDA: the old and reference forwards beside θ's, rollout chunks in pairs, inline while other processes "

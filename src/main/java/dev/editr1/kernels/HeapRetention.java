@@ -21,6 +21,8 @@ public final class HeapRetention {
     /** Enough for every per-call output of the kernels at the realistic sizes many times over, and
      *  small beside a training process's working set. */
     public static final long DEFAULT_MB = 256;
+    /** The system property of the setting, and the environment variable read when it is unset. */
+    public static final String PROPERTY = "editr1.heapRetainMb", ENV = "EDITR1_HEAP_RETAIN_MB";
 
     private static String description = "not applied (libeditr1 not loaded)";
     private static boolean applied;
@@ -45,11 +47,11 @@ public final class HeapRetention {
             return;
         }
         if (mb == 0) {
-            description = "glibc's own thresholds (editr1.heapRetainMb=0)";
+            description = "glibc's own thresholds (" + PROPERTY + "=0)";
             return;
         }
         description = Editr1Native.editr1_retain_heap(mb << 20) == 1
-                ? "keeps up to " + mb + " MB of freed memory for reuse (editr1.heapRetainMb, default " + DEFAULT_MB
+                ? "keeps up to " + mb + " MB of freed memory for reuse (" + PROPERTY + ", default " + DEFAULT_MB
                         + ": a kernel's fresh outputs then cost no page faults)"
                 : "glibc's own thresholds (this C library does not take the setting)";
     }
@@ -65,7 +67,7 @@ public final class HeapRetention {
      * @throws IllegalArgumentException when it is not a whole number in [0, 2047]
      */
     public static long setting() {
-        return parse(System.getProperty("editr1.heapRetainMb", System.getenv("EDITR1_HEAP_RETAIN_MB")));
+        return parse(System.getProperty(PROPERTY, System.getenv(ENV)));
     }
 
     /** A setting's text in MB (null or blank: the default); see {@link #setting()}. */
@@ -77,7 +79,7 @@ public final class HeapRetention {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IllegalArgumentException("editr1.heapRetainMb must be a whole number of MB in [0, 2047], got '" + v + "'");
+        throw new IllegalArgumentException(PROPERTY + " must be a whole number of MB in [0, 2047], got '" + v + "'");
     }
 
     /** The environment's own malloc tuning, or null when it has none. */
