@@ -225,6 +225,15 @@ EDITR1_API int editr1_noise_cuda(const editr1_noise_params* p, void* stream);
 EDITR1_API void editr1_philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 /** The 4 Box–Muller normals of a Philox block, computed by the CPU path's code. */
 EDITR1_API void editr1_box_muller4(const uint32_t bits[4], float out[4]);
+/**
+ * Box–Muller normals of `blocks` Philox blocks given as words (block j: words[4j .. 4j+3]) into
+ * out[4j .. 4j+3], by one of the CPU path's codes: path 0 the definition (box_muller4 per block),
+ * 1 the baseline x86-64 build's bulk loop, 2 the x86-64-v3 build's (AVX2 registers), 3 AVX-512F
+ * registers (what the noise kernels use where the processor has it). For tests that the bulk
+ * codes equal the definition bit for bit. EDITR1_ERR_INVALID_ARGUMENT if the processor cannot run
+ * the path asked for.
+ */
+EDITR1_API int editr1_box_muller_blocks(const uint32_t* words, int64_t blocks, float* out, int path);
 /** Same two, computed on the CUDA device (for bit-identity tests): returns a status. */
 EDITR1_API int editr1_philox_normals_cuda(const uint32_t counter[4], const uint32_t key[2], uint32_t bits_out[4], float normals_out[4]);
 

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #if defined(__AVX2__)
-#include <immintrin.h>
+#include "noise_simd.h"
 #endif
 
 #include <type_traits>
@@ -88,56 +88,41 @@ void philox_blocks_generic(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi,
     }
 }
 
-#if defined(__AVX2__)
-/* 8 blocks per step. GCC's own vectorization of philox4x32_10 widens each 32×32→64 product
-   through vpmovzxdq and permutes (~160 shuffles per 8 blocks, 1.8 ns per normal); here the even
-   and odd lanes are multiplied in place and blended: 7 instructions per mulhilo. */
-inline void mulhilo8(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
-    const __m256i even = _mm256_mul_epu32(a, m);                        // lanes 0, 2, 4, 6
-    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // lanes 1, 3, 5, 7
-    lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-    hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-}
-
-void philox_blocks(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_t stream, uint32_t q0, int64_t nb,
-                   uint32_t* W0, uint32_t* W1, uint32_t* W2, uint32_t* W3) {
-    const __m256i M0 = _mm256_set1_epi32((int)0xD2511F53u), M1 = _mm256_set1_epi32((int)0xCD9E8D57u);
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int64_t j = 0;
-    for (; j + 8 <= nb; j += 8) {
-        __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int)(q0 + (uint32_t)j)), lane);
-        __m256i c1 = _mm256_set1_epi32((int)rlo), c2 = _mm256_set1_epi32((int)rhi), c3 = _mm256_set1_epi32((int)stream);
-        uint32_t key0 = k0, key1 = k1;
-        for (int round = 0; round < 10; ++round) {
-            if (round > 0) {
-                key0 += 0x9E3779B9u;
-                key1 += 0xBB67AE85u;
-            }
-            __m256i hi0, lo0, hi1, lo1;
-            mulhilo8(c0, M0, hi0, lo0);
-            mulhilo8(c2, M1, hi1, lo1);
-            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)key0));
-            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)key1));
-            c1 = lo1;
-            c3 = lo0;
-        }
-        _mm256_storeu_si256((__m256i*)(W0 + j), c0);
-        _mm256_storeu_si256((__m256i*)(W1 + j), c1);
-        _mm256_storeu_si256((__m256i*)(W2 + j), c2);
-        _mm256_storeu_si256((__m256i*)(W3 + j), c3);
+/* Box–Muller of blocks j0 .. nb − 1 given as word arrays, into dst in element order (dst[4j + q] =
+   normal q of block j): a SIMD loop over blocks (the same IEEE operations lane by lane, so the
+   bits do not change), then interleaved. */
+void box_muller_blocks_generic(int64_t j0, int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2,
+                               const uint32_t* W3, float* dst) {
+    const int64_t m = nb - j0;
+    if (m <= 0) return;
+    thread_local std::vector<float> lanes;
+    lanes.resize((size_t)(4 * m));
+    float *L0 = lanes.data(), *L1 = L0 + m, *L2 = L1 + m, *L3 = L2 + m;
+#pragma omp simd
+    for (int64_t i = 0; i < m; ++i) {
+        float z0, z1, z2, z3;
+        box_muller2(W0[j0 + i], W1[j0 + i], z0, z1);
+        box_muller2(W2[j0 + i], W3[j0 + i], z2, z3);
+        L0[i] = z0;
+        L1[i] = z1;
+        L2[i] = z2;
+        L3[i] = z3;
     }
-    philox_blocks_generic(k0, k1, rlo, rhi, stream, q0, j, nb, W0, W1, W2, W3);
+    float* d = dst + 4 * j0;
+    for (int64_t i = 0; i < m; ++i) {
+        d[4 * i] = L0[i];
+        d[4 * i + 1] = L1[i];
+        d[4 * i + 2] = L2[i];
+        d[4 * i + 3] = L3[i];
+    }
 }
-#else
-void philox_blocks(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_t stream, uint32_t q0, int64_t nb,
-                   uint32_t* W0, uint32_t* W1, uint32_t* W2, uint32_t* W3) {
-    philox_blocks_generic(k0, k1, rlo, rhi, stream, q0, 0, nb, W0, W1, W2, W3);
-}
-#endif
 
 /* Normals for elements [e0, e0 + n) of a row, in order: partial blocks one by one, whole blocks
-   as Philox words (philox_blocks), then Box–Muller in a SIMD loop (the same IEEE operations lane
-   by lane, so the bits do not change), then interleaved into element order. */
+   as Philox words then Box–Muller, written in element order. Where the processor has AVX-512F or
+   AVX2 the whole blocks go through noise_simd.h (registers of blocks; the same bits), and what those
+   leave (fewer blocks than two registers) through the generic loops: Philox words as GCC vectorizes
+   philox4x32_10, Box–Muller in a SIMD loop (the same IEEE operations lane by lane), then
+   interleaved. */
 void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_t n, float* out) {
     const int64_t end = e0 + n;
     int64_t e = e0;
@@ -157,28 +142,21 @@ void fill_noise(uint64_t seed, uint64_t row, uint32_t stream, int64_t e0, int64_
     }
     float* dst = out + (e - e0);
     thread_local std::vector<uint32_t> words;
-    thread_local std::vector<float> lanes;
     words.resize((size_t)(4 * nb));
-    lanes.resize((size_t)(4 * nb));
     uint32_t *W0 = words.data(), *W1 = W0 + nb, *W2 = W1 + nb, *W3 = W2 + nb;
-    float *L0 = lanes.data(), *L1 = L0 + nb, *L2 = L1 + nb, *L3 = L2 + nb;
-    philox_blocks((uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)row, (uint32_t)(row >> 32), stream, (uint32_t)q0, nb,
-                  W0, W1, W2, W3);
-#pragma omp simd
-    for (int64_t j = 0; j < nb; ++j) {
-        float z0, z1, z2, z3;
-        box_muller2(W0[j], W1[j], z0, z1);
-        box_muller2(W2[j], W3[j], z2, z3);
-        L0[j] = z0;
-        L1[j] = z1;
-        L2[j] = z2;
-        L3[j] = z3;
+    const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32), rlo = (uint32_t)row, rhi = (uint32_t)(row >> 32);
+    int64_t done = 0;
+#if defined(__AVX2__)
+    if (cpu_has_avx512f()) {
+        done = cpu_avx512::noise_blocks(k0, k1, rlo, rhi, stream, (uint32_t)q0, nb, W0, W1, W2, W3, dst);
+    } else {
+        done = simd::philox_blocks_simd<simd::Avx2>(k0, k1, rlo, rhi, stream, (uint32_t)q0, nb, W0, W1, W2, W3);
+        done = simd::box_muller_blocks_simd<simd::Avx2>(done, W0, W1, W2, W3, dst);
     }
-    for (int64_t j = 0; j < nb; ++j) {
-        dst[4 * j] = L0[j];
-        dst[4 * j + 1] = L1[j];
-        dst[4 * j + 2] = L2[j];
-        dst[4 * j + 3] = L3[j];
+#endif
+    if (done < nb) {
+        philox_blocks_generic(k0, k1, rlo, rhi, stream, (uint32_t)q0, done, nb, W0, W1, W2, W3);
+        box_muller_blocks_generic(done, nb, W0, W1, W2, W3, dst);
     }
     e = q1 * 4 > e ? q1 * 4 : e;
     partial(end);
@@ -828,6 +806,16 @@ uint32_t noise(const editr1_noise_params& p) {
         default: return noise_t<float>(p);
     }
 }
+int64_t box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, const uint32_t* W3,
+                          float* dst) {
+    int64_t done = 0;
+#if defined(__AVX2__)
+    done = simd::box_muller_blocks_simd<simd::Avx2>(nb, W0, W1, W2, W3, dst);
+#endif
+    box_muller_blocks_generic(done, nb, W0, W1, W2, W3, dst);
+    return nb;
+}
+
 uint32_t nft_loss(const editr1_nft_loss_params& p) {
     switch (p.dtype) {
         case EDITR1_BF16: return nft_loss_t<bf16>(p);

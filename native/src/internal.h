@@ -80,6 +80,22 @@ uint32_t parallel_units(int64_t units, F& f) {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/** The processor runs the x86-64-v3 build of the CPU kernels (AVX2, FMA, F16C, BMI2). */
+bool cpu_has_avx2();
+/** The processor has AVX-512F: the x86-64-v3 build then draws its noise with cpu_avx512's. */
+bool cpu_has_avx512f();
+
+/* The noise on AVX-512F registers (cpu_noise_avx512.cpp, compiled for x86-64-v4; call only where
+   cpu_has_avx512f()). Both as noise_simd.h's functions: the number of blocks done, from 0. */
+namespace cpu_avx512 {
+/** Philox words of blocks 0 .. done − 1 into W0..W3 and their normals into dst in element order. */
+int64_t noise_blocks(uint32_t k0, uint32_t k1, uint32_t rlo, uint32_t rhi, uint32_t stream, uint32_t q0, int64_t nb,
+                     uint32_t* W0, uint32_t* W1, uint32_t* W2, uint32_t* W3, float* dst);
+/** Box–Muller of blocks 0 .. done − 1 given as word arrays, into dst in element order. */
+int64_t box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, const uint32_t* W3,
+                          float* dst);
+}  // namespace cpu_avx512
+
 }  // namespace editr1
 
 #endif  // EDITR1_INTERNAL_H

@@ -136,6 +136,8 @@ public final class Editr1Native {
     public static native void editr1_philox4x32_10(@Cast("const uint32_t*") int[] counter,
                                                    @Cast("const uint32_t*") int[] key, @Cast("uint32_t*") int[] out);
     public static native void editr1_box_muller4(@Cast("const uint32_t*") int[] bits, float[] out);
+    public static native int editr1_box_muller_blocks(@Cast("const uint32_t*") int[] words, long blocks, float[] out,
+                                                      int path);
     public static native int editr1_philox_normals_cuda(@Cast("const uint32_t*") int[] counter,
                                                         @Cast("const uint32_t*") int[] key,
                                                         @Cast("uint32_t*") int[] bitsOut, float[] normalsOut);

@@ -53,6 +53,53 @@ class PhiloxNoiseTest {
         assertTrue(worst < 4e-6, "Box–Muller relative error " + worst);
     }
 
+    /**
+     * The bulk Box–Muller codes (baseline loop, AVX2 and AVX-512F registers, noise_simd.h) against
+     * the definition (kernel_math.h's box_muller4), bit for bit, over every input they can see:
+     * u0 takes 2^23 values (the word's top 23 bits) and u1 2^24 (its top 24). Block j carries
+     * u0 = j and u1 = 2j in its first pair, u0 = 2^23 − 1 − j and u1 = 2j + 1 in its second, with
+     * the low bits that Box–Muller drops set to junk. Each path this processor runs is checked;
+     * the ones editr1_cpu_isa() names must run.
+     */
+    @Test
+    void bulkBoxMullerEqualsTheDefinitionForEveryInput() {
+        String isa = Editr1Native.editr1_cpu_isa();
+        java.util.List<Integer> paths = new java.util.ArrayList<>(java.util.List.of(1));
+        if (isa.contains("AVX2")) paths.add(2);
+        if (isa.contains("AVX-512F")) paths.add(3);
+        final int total = 1 << 23, chunk = 1 << 20;
+        int[] words = new int[4 * chunk];
+        float[] want = new float[4 * chunk], got = new float[4 * chunk];
+        for (int start = 0; start < total; start += chunk) {
+            for (int i = 0; i < chunk; i++) {
+                int j = start + i;
+                words[4 * i] = (j << 9) | (j * 37 & 511);
+                words[4 * i + 1] = ((2 * j) << 8) | (j & 255);
+                words[4 * i + 2] = ((total - 1 - j) << 9) | 0x1ff;
+                words[4 * i + 3] = (2 * j + 1) << 8;
+            }
+            assertEquals(0, Editr1Native.editr1_box_muller_blocks(words, chunk, want, 0));
+            for (int path : paths) {
+                java.util.Arrays.fill(got, Float.NaN);
+                assertEquals(0, Editr1Native.editr1_box_muller_blocks(words, chunk, got, path), "path " + path + " on " + isa);
+                for (int k = 0; k < got.length; k++) {
+                    if (Float.floatToRawIntBits(got[k]) != Float.floatToRawIntBits(want[k])) {
+                        int i = k / 4;
+                        throw new AssertionError(String.format(
+                                "path %d: block %d normal %d (words %08x %08x %08x %08x) gave %s, the definition %s",
+                                path, start + i, k % 4, words[4 * i], words[4 * i + 1], words[4 * i + 2], words[4 * i + 3],
+                                Float.toHexString(got[k]), Float.toHexString(want[k])));
+                    }
+                }
+            }
+        }
+        // the entry point refuses a path this processor cannot run instead of running another
+        if (!isa.contains("AVX-512F")) {
+            assertEquals(1, Editr1Native.editr1_box_muller_blocks(new int[4], 1, new float[4], 3));
+        }
+        assertEquals(1, Editr1Native.editr1_box_muller_blocks(new int[4], 1, new float[4], 4));
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 97, 1025, 65536 + 3})
     void noiseMatchesReferenceAtOddLengths(int d) {
