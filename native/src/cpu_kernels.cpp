@@ -3,11 +3,13 @@
  *
  * Compiled twice (CMake): once for baseline x86-64 and once for x86-64-v3 (AVX2), each into its
  * own namespace (EDITR1_CPU_NS); cpu_dispatch.cpp validates the arguments and picks the widest
- * build the processor runs. Work is split into (row, chunk) items of a fixed size and spread
- * over editr1's CPU pool (cpu_pool.cpp: shares that idle threads steal from, so a descheduled
- * thread delays nobody); per-row sums are kept per item and added in item order, so results do
- * not depend on the thread count or the schedule. Loops are written so GCC vectorizes them
- * (no calls to libm in hot loops, branch-free finiteness checks).
+ * build the processor runs (the noise's whole blocks also go through noise_simd.h's registers:
+ * AVX2 here, AVX-512F in cpu_noise_avx512.cpp where the processor has it). Work is split into
+ * (row, chunk) items of a fixed size and spread over editr1's CPU pool (cpu_pool.cpp: shares
+ * that idle threads steal from, so a descheduled thread delays nobody); per-row sums are kept
+ * per item and added in item order, so results do not depend on the thread count or the
+ * schedule. Loops are written so GCC vectorizes them (no calls to libm in hot loops, branch-free
+ * finiteness checks).
  *
  * Compiled with -ffp-contract=off: the Philox/Box–Muller normals must match the CUDA path bit
  * for bit (see kernel_math.h).
@@ -806,6 +808,7 @@ uint32_t noise(const editr1_noise_params& p) {
         default: return noise_t<float>(p);
     }
 }
+
 int64_t box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, const uint32_t* W3,
                           float* dst) {
     int64_t done = 0;
