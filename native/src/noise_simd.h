@@ -23,12 +23,14 @@
  *     is negated for k ∈ {2, 3}, cos for k ∈ {1, 2}; r·(−x) = −(r·x) exactly, so the sign is
  *     flipped after the product.
  *
- * Why: the noise is the CPU path's one compute-bound kernel (Philox ~0.9 ns and Box–Muller ~0.8 ns
- * per normal in GCC's vectorization on a Zen 5 core), and on a loaded machine the forward process
+ * Why: the noise is the CPU path's one compute-bound kernel (on a Zen 5 core, Philox took 0.89 ns
+ * per normal on one chain of AVX2 registers and Box–Muller 0.87 as GCC vectorized it, with the
+ * interleave), and on a loaded machine the forward process
  * runs on one thread, where it must stay ≥ 2× libtorch's randn (bench/RESULTS.md, "Noise on one
  * core"). Two independent Philox chains per step hide the multiply's latency (AVX2: 0.89 → 0.69
- * ns per normal); the rewrites above take ~15% off Box–Muller; AVX-512F doubles the lanes on
- * processors that have it (Zen 4/5, Intel since Skylake-SP).
+ * ns per normal); the rewrites above take ~11% off Box–Muller (0.87 → 0.77 ns, with the
+ * transpose); AVX-512F doubles the lanes on processors that have it (Zen 4/5, Intel since
+ * Skylake-SP): 0.61 ns per normal on a Zen 5 core, Philox and Box–Muller together.
  *
  * Throughput, not bytes: a normal is 4 bytes written; the words (16 bytes per 4 normals) stay in
  * the calling thread's L1/L2 (a 4,096-element chunk: 16 KB of words).
