@@ -17,8 +17,8 @@ namespace editr1 {
     uint32_t nft_loss(const editr1_nft_loss_params& p);           \
     uint32_t logit_score(const editr1_logit_score_params& p);     \
     uint32_t grpo_loss(const editr1_grpo_loss_params& p);         \
-    int64_t box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, \
-                              const uint32_t* W3, float* dst);    \
+    void box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, \
+                           const uint32_t* W3, float* dst);       \
     }
 EDITR1_DECLARE_CPU_NS(cpu_base)
 #ifdef EDITR1_HAVE_CPU_AVX2

@@ -809,14 +809,14 @@ uint32_t noise(const editr1_noise_params& p) {
     }
 }
 
-int64_t box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, const uint32_t* W3,
-                          float* dst) {
+/* All nb blocks (editr1_box_muller_blocks, for the tests): this build's registers, then its generic loop. */
+void box_muller_blocks(int64_t nb, const uint32_t* W0, const uint32_t* W1, const uint32_t* W2, const uint32_t* W3,
+                       float* dst) {
     int64_t done = 0;
 #if defined(__AVX2__)
     done = simd::box_muller_blocks_simd<simd::Avx2>(nb, W0, W1, W2, W3, dst);
 #endif
     box_muller_blocks_generic(done, nb, W0, W1, W2, W3, dst);
-    return nb;
 }
 
 uint32_t nft_loss(const editr1_nft_loss_params& p) {

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 import org.bytedeco.pytorch.Tensor;
@@ -64,7 +67,7 @@ class PhiloxNoiseTest {
     @Test
     void bulkBoxMullerEqualsTheDefinitionForEveryInput() {
         String isa = Editr1Native.editr1_cpu_isa();
-        java.util.List<Integer> paths = new java.util.ArrayList<>(java.util.List.of(1));
+        List<Integer> paths = new ArrayList<>(List.of(1));
         if (isa.contains("AVX2")) paths.add(2);
         if (isa.contains("AVX-512F")) paths.add(3);
         final int total = 1 << 23, chunk = 1 << 20;
@@ -80,7 +83,7 @@ class PhiloxNoiseTest {
             }
             assertEquals(0, Editr1Native.editr1_box_muller_blocks(words, chunk, want, 0));
             for (int path : paths) {
-                java.util.Arrays.fill(got, Float.NaN);
+                Arrays.fill(got, Float.NaN);
                 assertEquals(0, Editr1Native.editr1_box_muller_blocks(words, chunk, got, path), "path " + path + " on " + isa);
                 for (int k = 0; k < got.length; k++) {
                     if (Float.floatToRawIntBits(got[k]) != Float.floatToRawIntBits(want[k])) {
