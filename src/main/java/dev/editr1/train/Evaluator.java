@@ -83,6 +83,17 @@ public final class Evaluator {
      * arrays hold the share's tasks, in order.
      */
     public Result evaluate(Adapter adapter, int batch, int from, int to) {
+        return evaluate(adapter, batch, from, to, 0);
+    }
+
+    /**
+     * Sample k of every held-out task in [from, to): sample 0 is the one {@link #evaluate(Adapter, int,
+     * int, int)} draws; sample k draws its initial noise with evaluation seed {@code seed + k} (the
+     * noise {@code eval --seed seed+k} samples from) and its judge request ids are offset by k·2^32,
+     * so each sample of a task gets its own noise and its own judge noise.
+     */
+    public Result evaluate(Adapter adapter, int batch, int from, int to, int sample) {
+        if (sample < 0 || sample >= 1 << 16) throw new IllegalArgumentException("sample must be in 0..65535, got " + sample);
         EditDataset data = ctx.data;
         EditingModel model = ctx.model;
         List<EditItem> tasks = data.heldOut();
@@ -94,11 +105,12 @@ public final class Evaluator {
             List<EditItem> chunk = tasks.subList(start, Math.min(to, start + batch));
             float[] all;
             try (PointerScope scope = new PointerScope()) {   // a chunk's tensors die with it
-                Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed, start));
+                Tensor x0 = rollouts.sample(ctx.conditions(chunk), adapter, NoiseStreams.EVAL.key(seed + sample, start));
                 all = Tensors.toFloats(model.codec().decode(x0));
             }
             System.arraycopy(all, 0, images, (start - from) * per, all.length);
-            List<Judgement> js = judge.judge(requests(data, chunk, all, EVAL_ID_BASE + start, quality, start - from)).join();
+            long idBase = EVAL_ID_BASE + ((long) sample << 32) + start;
+            List<Judgement> js = judge.judge(requests(data, chunk, all, idBase, quality, start - from)).join();
             for (int i = 0; i < js.size(); i++) score[start - from + i] = js.get(i).score();
         }
         return new Result(score, quality, images);
