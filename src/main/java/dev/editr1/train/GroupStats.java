@@ -29,6 +29,14 @@ public final class GroupStats {
      */
     public enum GroupBy { TASK, INSTRUCTION }
 
+    /**
+     * What an advantage is divided by: EPOCH, the population std of every scored reward of the epoch
+     * (SPEC §5; Edit-R1's and DiffusionNFT's {@code global_std = True}), or GROUP, the sample's own
+     * group's std (Flow-GRPO's per-prompt normalization, {@code global_std = False}): every prompt
+     * then pushes with the same weight, whatever the spread of its rewards.
+     */
+    public enum AdvantageStd { EPOCH, GROUP }
+
     /** Per-sample results, flat in group order. */
     public final double[] advantage, r;
     public final boolean[] valid;
@@ -60,7 +68,7 @@ public final class GroupStats {
      */
     public static GroupStats compute(List<double[]> rewards, double clipMax, double filterStd, double filterMean,
                                      FilterMode mode, double banStd, double banMean) {
-        return compute(rewards, null, clipMax, filterStd, filterMean, mode, banStd, banMean);
+        return compute(rewards, null, AdvantageStd.EPOCH, clipMax, filterStd, filterMean, mode, banStd, banMean);
     }
 
     /**
@@ -69,9 +77,10 @@ public final class GroupStats {
      * filter and ban verdict — Edit-R1's trainers key their statistics by the instruction text alone,
      * so two prompts with one instruction and different source images pool. {@code null}: every
      * prompt group on its own. Results stay per prompt group and per sample, in input order.
+     * {@code scale}: what the advantages are divided by (+ 1e-4 either way).
      */
-    public static GroupStats compute(List<double[]> rewards, String[] pool, double clipMax, double filterStd, double filterMean,
-                                     FilterMode mode, double banStd, double banMean) {
+    public static GroupStats compute(List<double[]> rewards, String[] pool, AdvantageStd scale, double clipMax, double filterStd,
+                                     double filterMean, FilterMode mode, double banStd, double banMean) {
         if (pool != null && pool.length != rewards.size())
             throw new IllegalArgumentException("pool names " + pool.length + " groups, rewards have " + rewards.size());
         int groups = rewards.size(), n = 0, unscored = 0;
@@ -115,7 +124,7 @@ public final class GroupStats {
                     r[i] = 0.5;
                     v[i] = false;
                 } else {
-                    a[i] = (x - m) / (std + 1e-4);
+                    a[i] = (x - m) / ((scale == AdvantageStd.GROUP ? sd : std) + 1e-4);
                     r[i] = 0.5 + 0.5 * Math.max(-1, Math.min(1, a[i] / clipMax));
                     v[i] = !f[gi];
                 }

@@ -82,6 +82,7 @@ public final class TrainConfig {
     public int groupSize = 8;            // G rollouts per prompt (published: 12)
     public int rolloutBatch = 32;        // samples per rollout chunk (the judge overlaps the next chunk)
     public double advClipMax = 5.0;      // c
+    public GroupStats.AdvantageStd advantageStd = GroupStats.AdvantageStd.EPOCH;   // epoch (SPEC §5, global_std) | group (Flow-GRPO's per-prompt std)
     public double filterStd = 0.05;
     public double filterMean = 0.9;
     public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off

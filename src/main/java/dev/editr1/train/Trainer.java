@@ -358,7 +358,7 @@ public final class Trainer {
             pool = new String[groups.size()];
             for (int g = 0; g < pool.length; g++) pool[g] = statsKey(plan.epochPrompts().get(g));
         }
-        GroupStats st = GroupStats.compute(groups, pool, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
+        GroupStats st = GroupStats.compute(groups, pool, cfg.advantageStd, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
                 cfg.banMean);
         // a judge that fails most calls must not leave the run training on nothing (every rank sees
         // the gathered count, so every rank stops)

@@ -30,6 +30,23 @@ class GroupStatsTest {
         assertTrue(s.valid[0] && s.valid[5]);
     }
 
+    /** Flow-GRPO's per-prompt normalization: each group's advantages divided by its own population std. */
+    @Test
+    void advantagesCanUseTheGroupsOwnStd() {
+        double[] a = {0.2, 0.4, 0.6}, b = {0.45, 0.5, 0.55};
+        GroupStats s = GroupStats.compute(List.of(a, b), null, GroupStats.AdvantageStd.GROUP, 5.0, 0.05, 0.9,
+                GroupStats.FilterMode.OFF, 0.05, 0.9);
+        double sdA = Math.sqrt((0.04 + 0 + 0.04) / 3), sdB = Math.sqrt((0.0025 + 0 + 0.0025) / 3);
+        assertEquals(-0.2 / (sdA + 1e-4), s.advantage[0], 1e-9);
+        // a group with a quarter of the spread gets advantages of the same size (up to the 1e-4)
+        assertEquals(-0.05 / (sdB + 1e-4), s.advantage[3], 1e-9);
+        assertEquals(s.advantage[0], s.advantage[3], 1e-2);
+        assertEquals(0.5 + 0.5 * s.advantage[5] / 5.0, s.r[5], 1e-12);
+        // the default divides both by the epoch's std: the narrow group pushes a quarter as hard
+        GroupStats e = stats(GroupStats.FilterMode.OFF, a, b);
+        assertEquals(0.25, e.advantage[3] / e.advantage[0], 1e-9);
+    }
+
     @Test
     void rIsClipped() {
         // global std 0.25, A = ∓2; with c = 1, |A|/c > 1 is clipped: r ∈ {0, 1}
@@ -98,12 +115,12 @@ class GroupStatsTest {
     void pooledGroupsShareTheirStatistics() {
         double[] a = {0.3, 0.3, 0.3}, b = {0.1, 0.9, 0.5}, c = {0.2, 0.4, 0.6};
         GroupStats alone = GroupStats.compute(List.of(a, b, c), 5.0, 0.05, 0.9, GroupStats.FilterMode.OR, 0.05, 0.9);
-        GroupStats distinct = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "z"}, 5.0, 0.05, 0.9,
+        GroupStats distinct = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "z"}, GroupStats.AdvantageStd.EPOCH, 5.0, 0.05, 0.9,
                 GroupStats.FilterMode.OR, 0.05, 0.9);
         assertArrayEquals(alone.advantage, distinct.advantage, 0.0);
         assertArrayEquals(alone.valid, distinct.valid);
         // a and c pooled: one mean over six rewards, std > 0.05, so a (constant on its own) is kept
-        GroupStats pooled = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "x"}, 5.0, 0.05, 0.9,
+        GroupStats pooled = GroupStats.compute(List.of(a, b, c), new String[] {"x", "y", "x"}, GroupStats.AdvantageStd.EPOCH, 5.0, 0.05, 0.9,
                 GroupStats.FilterMode.OR, 0.05, 0.9);
         assertTrue(alone.filtered[0] && !pooled.filtered[0]);
         assertEquals(pooled.groupMean[0], pooled.groupMean[2], 0.0);
