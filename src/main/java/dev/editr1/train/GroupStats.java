@@ -37,6 +37,14 @@ public final class GroupStats {
      */
     public enum AdvantageStd { EPOCH, GROUP }
 
+    /**
+     * Which samples NFT trains on and how: ADVANTAGE, every sample of a kept group with r from its
+     * advantage (SPEC §5–6), or BEST, only each kept group's best-scored sample, with r = 1 —
+     * rejection-sampling fine-tuning (RAFT) on the judge's pick of each group, the baseline that
+     * distils best-of-G sampling into the policy ({@link #keepBest}).
+     */
+    public enum Weighting { ADVANTAGE, BEST }
+
     /** Per-sample results, flat in group order. */
     public final double[] advantage, r;
     public final boolean[] valid;
@@ -132,6 +140,32 @@ public final class GroupStats {
             }
         }
         return new GroupStats(a, r, v, f, b, gm, gs, std, unscored);
+    }
+
+    /**
+     * The same statistics with only each kept group's best-scored sample valid (the first of equal
+     * scores), its r set to 1: {@link Weighting#BEST}. Advantages, group statistics, the filter's and
+     * the ban's verdicts are unchanged.
+     *
+     * @param rewards the groups these statistics were computed from, in the same order
+     */
+    public GroupStats keepBest(List<double[]> rewards) {
+        boolean[] v = new boolean[valid.length];
+        double[] r2 = r.clone();
+        int i = 0;
+        for (int g = 0; g < rewards.size(); g++) {
+            double[] x = rewards.get(g);
+            int best = -1;
+            for (int j = 0; j < x.length; j++)
+                if (valid[i + j] && (best < 0 || x[j] > x[best])) best = j;
+            if (best >= 0) {
+                v[i + best] = true;
+                r2[i + best] = 1.0;
+            }
+            i += x.length;
+        }
+        if (i != valid.length) throw new IllegalArgumentException("rewards hold " + i + " samples, the statistics " + valid.length);
+        return new GroupStats(advantage, r2, v, filtered, banned, groupMean, groupStd, globalStd, unscored);
     }
 
     public int validCount() {

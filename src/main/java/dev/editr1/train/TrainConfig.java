@@ -83,6 +83,7 @@ public final class TrainConfig {
     public int rolloutBatch = 32;        // samples per rollout chunk (the judge overlaps the next chunk)
     public double advClipMax = 5.0;      // c
     public GroupStats.AdvantageStd advantageStd = GroupStats.AdvantageStd.EPOCH;   // epoch (SPEC §5, global_std) | group (Flow-GRPO's per-prompt std)
+    public GroupStats.Weighting weighting = GroupStats.Weighting.ADVANTAGE;   // advantage (SPEC §5-6) | best: each group's judge's pick, r = 1 (RAFT)
     public double filterStd = 0.05;
     public double filterMean = 0.9;
     public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
@@ -185,6 +186,9 @@ public final class TrainConfig {
         if (grpoEmaInterval < 1) p.add("grpoEmaInterval must be >= 1 (got " + grpoEmaInterval + ")");
         if (objective == ObjectiveKind.GRPO && cfgScale > 1)
             p.add("objective grpo trains without classifier-free guidance: cfgScale must be 1 (got " + cfgScale + ")");
+        if (objective == ObjectiveKind.GRPO && weighting != GroupStats.Weighting.ADVANTAGE)
+            p.add("weighting " + weighting.name().toLowerCase(java.util.Locale.ROOT) + " picks DiffusionNFT's r; objective grpo "
+                    + "weighs its samples by their advantages (set weighting=advantage)");
         if (objective == ObjectiveKind.GRPO && groupNoise)
             p.add("groupNoise is DiffusionNFT's training noise; objective grpo trains on its rollouts' own SDE steps (set it false)");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");

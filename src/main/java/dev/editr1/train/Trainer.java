@@ -358,8 +358,9 @@ public final class Trainer {
             pool = new String[groups.size()];
             for (int g = 0; g < pool.length; g++) pool[g] = statsKey(plan.epochPrompts().get(g));
         }
-        GroupStats st = GroupStats.compute(groups, pool, cfg.advantageStd, cfg.advClipMax, cfg.filterStd, cfg.filterMean, cfg.filterMode, cfg.banStd,
-                cfg.banMean);
+        GroupStats st = GroupStats.compute(groups, pool, cfg.advantageStd, cfg.advClipMax, cfg.filterStd, cfg.filterMean,
+                cfg.filterMode, cfg.banStd, cfg.banMean);
+        if (cfg.weighting == GroupStats.Weighting.BEST) st = st.keepBest(groups);
         // a judge that fails most calls must not leave the run training on nothing (every rank sees
         // the gathered count, so every rank stops)
         if (st.unscored > cfg.maxUnscoredFraction * gathered.length)

@@ -47,6 +47,28 @@ class GroupStatsTest {
         assertEquals(0.25, e.advantage[3] / e.advantage[0], 1e-9);
     }
 
+    /** RAFT on the judge's pick: one valid sample per kept group, the best scored (the first of equal ones), r = 1. */
+    @Test
+    void keepBestTrainsEachKeptGroupsBestSampleOnly() {
+        double nan = Double.NaN;
+        List<double[]> groups = List.of(new double[] {0.2, 0.6, 0.6, 0.1}, new double[] {0.3, 0.3, 0.3},
+                new double[] {nan, 0.7, 0.4});
+        GroupStats all = GroupStats.compute(groups, 5.0, 0.05, 0.9, GroupStats.FilterMode.OR, 0.05, 0.9);
+        GroupStats best = all.keepBest(groups);
+        boolean[] expected = {false, true, false, false, false, false, false, false, true, false};
+        assertArrayEquals(expected, best.valid);
+        assertEquals(1.0, best.r[1], 0);
+        assertEquals(1.0, best.r[8], 0);
+        assertEquals(all.r[2], best.r[2], 0);
+        assertArrayEquals(all.advantage, best.advantage);
+        assertArrayEquals(all.filtered, best.filtered);
+        assertTrue(best.filtered[1], "the flat group stays masked: no pick");
+        assertEquals(2, best.validCount());
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> all.keepBest(groups.subList(0, 2)));
+        assertTrue(e.getMessage().contains("rewards hold 7 samples"), e.getMessage());
+    }
+
     @Test
     void rIsClipped() {
         // global std 0.25, A = ∓2; with c = 1, |A|/c > 1 is clipped: r ∈ {0, 1}
