@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 
 import dev.editr1.data.EditItem;
-
 import dev.editr1.model.Adapter;
 import dev.editr1.model.Checkpoints;
 import dev.editr1.model.LoraSets;

@@ -150,6 +150,8 @@ public final class GroupStats {
      * @param rewards the groups these statistics were computed from, in the same order
      */
     public GroupStats keepBest(List<double[]> rewards) {
+        int total = rewards.stream().mapToInt(x -> x.length).sum();
+        if (total != valid.length) throw new IllegalArgumentException("rewards hold " + total + " samples, the statistics " + valid.length);
         boolean[] v = new boolean[valid.length];
         double[] r2 = r.clone();
         int i = 0;
@@ -164,7 +166,6 @@ public final class GroupStats {
             }
             i += x.length;
         }
-        if (i != valid.length) throw new IllegalArgumentException("rewards hold " + i + " samples, the statistics " + valid.length);
         return new GroupStats(advantage, r2, v, filtered, banned, groupMean, groupStd, globalStd, unscored);
     }
 

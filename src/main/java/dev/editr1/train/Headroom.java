@@ -30,10 +30,7 @@ public record Headroom(int tasks, int samples, Interval oneScore, Interval oneQu
     /** Over every task of the samples (all of one model, one per evaluation noise, same tasks in order). */
     public static Headroom of(List<Result> samples) {
         if (samples.isEmpty()) throw new IllegalArgumentException("no samples");
-        int n = samples.get(0).score().length;
-        int[] all = new int[n];
-        for (int i = 0; i < n; i++) all[i] = i;
-        return of(samples, all);
+        return of(samples, java.util.stream.IntStream.range(0, samples.get(0).score().length).toArray());
     }
 
     /** Over the given task indices only (e.g. one task family). */
@@ -50,27 +47,30 @@ public record Headroom(int tasks, int samples, Interval oneScore, Interval oneQu
         int spreadN = 0;
         for (int j = 0; j < m; j++) {
             int i = tasks[j];
-            double sumS = 0, sumQ = 0, max = Double.NEGATIVE_INFINITY, topScore = Double.NEGATIVE_INFINITY;
+            double sumS = 0, max = Double.NEGATIVE_INFINITY, topScore = Double.NEGATIVE_INFINITY;
             double top = Double.NaN;
-            for (Result r : samples) {
+            double[] qs = new double[k];
+            for (int x = 0; x < k; x++) {
+                Result r = samples.get(x);
                 double s = r.score()[i], q = r.quality()[i];
+                qs[x] = q;
                 sumS += s;
-                sumQ += q;
                 max = Math.max(max, q);   // NaN (no target) stays NaN
                 if (s > topScore) {
                     topScore = s;
                     top = q;
                 }
             }
+            // Moments: two passes (one pass, Σq² − (Σq)²/K, leaves ~1e-8 for equal samples); a task
+            // has a target in every sample or in none
+            Moments q = Moments.of(qs);
             oneS[j] = sumS / k;
-            oneQ[j] = sumQ / k;
+            oneQ[j] = q.n() == k ? q.mean() : Double.NaN;
             best[j] = max;
             pickQ[j] = top;
             pickS[j] = topScore == Double.NEGATIVE_INFINITY ? Double.NaN : topScore;   // no sample scored
-            if (k > 1 && !Double.isNaN(sumQ)) {   // two passes: one pass (Σq² − (Σq)²/K) leaves ~1e-8 for equal samples
-                double ss = 0;
-                for (Result r : samples) ss += (r.quality()[i] - oneQ[j]) * (r.quality()[i] - oneQ[j]);
-                spreadSum += Math.sqrt(ss / (k - 1));
+            if (k > 1 && q.n() == k) {
+                spreadSum += Math.sqrt(q.sampleVariance());
                 spreadN++;
             }
         }
