@@ -112,6 +112,10 @@ EDITR1_API void editr1_nvtx_pop(void);
  *  libtorch's CPU tensors live there. −1 where the C library cannot say. Walks the arenas: call it
  *  at phase boundaries, not per element. */
 EDITR1_API long long editr1_heap_bytes_in_use(void);
+/** Bytes the C heap holds from the kernel (glibc mallinfo2: arena space, free chunks included, +
+ *  mmapped chunks), at least editr1_heap_bytes_in_use(); the difference is freed memory kept for
+ *  reuse (see editr1_retain_heap). −1 where the C library cannot say. Walks the arenas, as above. */
+EDITR1_API long long editr1_heap_bytes_held(void);
 /** Makes glibc's malloc keep up to `bytes` of freed memory for reuse instead of returning it to the
  *  kernel (M_TRIM_THRESHOLD = bytes, M_MMAP_THRESHOLD = min(bytes, 32 MiB)): a freed block is then
  *  reused without page faults by the next allocation of its size, e.g. the fresh output tensor of

@@ -298,6 +298,17 @@ long long editr1_heap_bytes_in_use(void) {
 #endif
 }
 
+long long editr1_heap_bytes_held(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    // what the arenas have taken from the kernel (sbrk'd and mprotected heap space, free chunks
+    // included) plus mmapped chunks: what the C heap can hold resident, retained free memory too
+    struct mallinfo2 mi = mallinfo2();
+    return (long long)(mi.arena + mi.hblkhd);
+#else
+    return -1;
+#endif
+}
+
 int editr1_retain_heap(long long bytes) {
 #if defined(__GLIBC__)
     if (bytes <= 0) return 0;

@@ -66,6 +66,7 @@ public final class Editr1Native {
     public static native @Cast("const char*") String editr1_cpu_isa();
     public static native @Cast("size_t") long editr1_dtype_size(int dtype);
     public static native long editr1_heap_bytes_in_use();
+    public static native long editr1_heap_bytes_held();
     public static native int editr1_retain_heap(long bytes);
     public static native int editr1_nvtx_available();
     public static native void editr1_nvtx_push(@Cast("const char*") String name);

@@ -43,6 +43,19 @@ public final class NativeMemory {
         }
     }
 
+    /**
+     * Bytes the CPU's C heap holds from the kernel: those in use plus freed memory kept for reuse
+     * ({@link HeapRetention}); −1 when unknown. What the heap adds to the resident set, unlike
+     * {@link #inUse()}, which is what tensors hold.
+     */
+    public static long heldOnCpu() {
+        try {
+            return Editr1Native.editr1_heap_bytes_held();
+        } catch (LinkageError e) {
+            return -1;
+        }
+    }
+
     /** Samples the current bytes into the running peak; returns them. */
     public static long mark() {
         long now = inUse();
