@@ -55,6 +55,7 @@ public final class NftObjective implements Objective {
     private final int microBatch;
     private final boolean checkpoint;
     private final int noiseGroup;
+    private final boolean highestSigmas;
     private final SideThread side;
 
     /**
@@ -70,6 +71,15 @@ public final class NftObjective implements Objective {
     /** @param side where the old and reference forwards run: inline before θ's, or beside it */
     public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
                         int microBatch, boolean checkpoint, int noiseGroup, SideThread side) {
+        this(model, ops, loss, sigmas, perSample, seed, microBatch, checkpoint, noiseGroup, false, side);
+    }
+
+    /**
+     * @param highestSigmas every sample trains on the perSample highest-σ grid timesteps (where a
+     *                      sample's layout is decided) instead of a random perSample of them
+     */
+    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
+                        int microBatch, boolean checkpoint, int noiseGroup, boolean highestSigmas, SideThread side) {
         if (noiseGroup < 1) throw new IllegalArgumentException("noiseGroup must be >= 1 (got " + noiseGroup + ")");
         this.model = model;
         this.ops = ops;
@@ -80,6 +90,7 @@ public final class NftObjective implements Objective {
         this.microBatch = microBatch;
         this.checkpoint = checkpoint;
         this.noiseGroup = noiseGroup;
+        this.highestSigmas = highestSigmas;
         this.side = side;
     }
 
@@ -94,6 +105,7 @@ public final class NftObjective implements Objective {
         int n = sigmas.length - 1;
         int[] idx = new int[n];
         for (int i = 0; i < n; i++) idx[i] = i;
+        if (highestSigmas) return Arrays.copyOf(idx, perSample);   // σ falls along the grid: its first indices are the noisiest
         SplittableRandom rng = new SplittableRandom(seed * 1_000_003L + epoch * 7919L + sampleId);
         for (int i = n - 1; i > 0; i--) { // Fisher–Yates
             int j = rng.nextInt(i + 1);

@@ -101,6 +101,8 @@ public final class TrainConfig {
     public double timestepFraction = 0.99;
     public boolean groupNoise = false;   // NFT: a group's samples share each slot's t and ε (common random numbers: the
                                          // expected gradient is unchanged, the ε noise common to a group cancels in Σ A·∇)
+    public boolean highNoiseTimesteps = false;   // NFT: train the ⌊timestepFraction·N⌋ highest-σ grid timesteps, not a random
+                                                 // ⌊timestepFraction·N⌋ (off: it gained less; experiments/README.md, "High-noise timesteps")
 
     // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
     public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
@@ -189,6 +191,8 @@ public final class TrainConfig {
         if (objective == ObjectiveKind.GRPO && weighting != GroupStats.Weighting.ADVANTAGE)
             p.add("weighting " + weighting.name().toLowerCase(java.util.Locale.ROOT) + " picks DiffusionNFT's r; objective grpo "
                     + "weighs its samples by their advantages (set weighting=advantage)");
+        if (objective == ObjectiveKind.GRPO && highNoiseTimesteps)
+            p.add("highNoiseTimesteps picks DiffusionNFT's training timesteps; objective grpo trains its first SDE steps (set it false)");
         if (objective == ObjectiveKind.GRPO && groupNoise)
             p.add("groupNoise is DiffusionNFT's training noise; objective grpo trains on its rollouts' own SDE steps (set it false)");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");

@@ -50,6 +50,7 @@ public class TrainCommandTest {
                 {new String[] {"--nproc", "0"}, "--nproc must be >= 1 (got 0)"},
                 {new String[] {"--set", "distHeartbeatTimeoutSeconds=0.1"}, "distHeartbeatTimeoutSeconds must be >= 0.5"},
                 {new String[] {"--objective", "grpo", "--set", "groupNoise=true"}, "groupNoise is DiffusionNFT's training noise"},
+                {new String[] {"--objective", "grpo", "--set", "highNoiseTimesteps=true"}, "highNoiseTimesteps picks DiffusionNFT's training timesteps"},
                 {new String[] {"--objective", "grpo", "--set", "weighting=best"}, "weighting best picks DiffusionNFT's r"},
                 {new String[] {"--set", "advantageStd=prompt"}, "unknown advantageStd 'prompt' (epoch, group)"},
         };

@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -97,6 +100,25 @@ class NftObjectiveTest {
         assertEquals(epoch5 + 16, grouped.noiseId(epoch5 + 16));
         assertEquals(epoch5 + 24, grouped.noiseId(epoch5 + 31));
         assertEquals(0, grouped.noiseId(7), "epoch 0's first group");
+    }
+
+    /** highNoiseTimesteps: every sample, every epoch, the perSample noisiest grid timesteps; otherwise a random distinct set. */
+    @Test
+    void highNoiseTimestepsAreTheNoisiestForEverySample() {
+        NftObjective random = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1);
+        NftObjective high = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1, true,
+                SideThread.inline());
+        Set<String> drawn = new HashSet<>();
+        for (int epoch = 0; epoch < 4; epoch++) for (long id = 0; id < 16; id++) {
+            int[] t = high.timesteps(epoch, id);
+            assertEquals("[0, 1, 2]", Arrays.toString(t));
+            assertTrue(SIGMAS[t[2]] > SIGMAS[3] && SIGMAS[t[0]] == Arrays.stream(SIGMAS).max().orElseThrow());
+            int[] r = random.timesteps(epoch, id).clone();
+            Arrays.sort(r);
+            assertEquals(3, Arrays.stream(r).distinct().count());
+            drawn.add(Arrays.toString(r));
+        }
+        assertTrue(drawn.size() > 1, "the random pick varies over samples and epochs");
     }
 
     /**
