@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
@@ -28,6 +29,22 @@ public final class Tensors {
 
     public static Tensor zeros(ScalarType dtype, Device device, long... shape) {
         return torch.zeros(shape, options(dtype, device));
+    }
+
+    /**
+     * The tensors of a vector libtorch returned ({@code chunk}, {@code unbind}, {@code split}),
+     * each as a handle of its own. {@code TensorVector.get(i)} returns a handle into the vector's
+     * storage (JavaCPP {@code @ByRef}) that owns nothing: once the vector is unreachable the GC
+     * frees it, and such a handle, still in use, points at freed memory (seen as a SIGSEGV in
+     * {@code TensorBase.dim} when {@code AutoencoderKLQwenImage.encode}'s result outlived its
+     * chunk's vector). Each tensor here is its own {@code at::Tensor} sharing the storage, as
+     * libtorch's other results are: valid while reachable, released by its PointerScope or the GC.
+     */
+    public static Tensor[] owned(TensorVector v) {
+        Tensor[] out = new Tensor[(int) v.size()];
+        for (int i = 0; i < out.length; i++) out[i] = new Tensor(v.get(i));
+        java.lang.ref.Reference.reachabilityFence(v);
+        return out;
     }
 
     /** A CPU f32 tensor holding a copy of data, with the given shape (product = data.length). */

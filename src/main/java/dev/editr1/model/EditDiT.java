@@ -308,27 +308,27 @@ public final class EditDiT implements EditingModel {
         long b = h.size(0), tokens = h.size(1);
         int w = cfg.width(), heads = cfg.heads(), dh = w / heads;
         String p = "blocks." + i;
-        TensorVector mod = lin(p + ".ada", cAct, null).chunk(6, 2);
-        Tensor x = modulate(layerNorm(h), mod.get(0), mod.get(1));
+        Tensor[] mod = Tensors.owned(lin(p + ".ada", cAct, null).chunk(6, 2));
+        Tensor x = modulate(layerNorm(h), mod[0], mod[1]);
         Tensor qkv = lin(p + ".attn.qkv", x, lora).reshape(b, tokens, 3, heads, dh).permute(2, 0, 3, 1, 4);
-        TensorVector qkvs = qkv.unbind(0);
-        Tensor a = torch.scaled_dot_product_attention(qkvs.get(0), qkvs.get(1), qkvs.get(2));   // [B, H, T, dh]
+        Tensor[] qkvs = Tensors.owned(qkv.unbind(0));
+        Tensor a = torch.scaled_dot_product_attention(qkvs[0], qkvs[1], qkvs[2]);   // [B, H, T, dh]
         NativeMemory.mark();
         a = lin(p + ".attn.proj", a.permute(0, 2, 1, 3).reshape(b, tokens, w), lora);
-        h = h.add(a.mul(mod.get(2)));
-        Tensor y = modulate(layerNorm(h), mod.get(3), mod.get(4));
+        h = h.add(a.mul(mod[2]));
+        Tensor y = modulate(layerNorm(h), mod[3], mod[4]);
         Tensor hidden = torch.gelu(lin(p + ".mlp.fc1", y, lora));   // (adapted only when the adapter targets it)
         NativeMemory.mark();   // the block's high-water point: fc1's and GELU's outputs (4 widths each) are alive
         y = lin(p + ".mlp.fc2", hidden, lora);
-        Tensor out = h.add(y.mul(mod.get(5)));
+        Tensor out = h.add(y.mul(mod[5]));
         NativeMemory.mark();   // the block's end: in a scoped forward every intermediate above is still alive
         return out;
     }
 
     /** The final adaLN and linear on the target's tokens, unpatchified: [B, T, W] → [B, 3, S, S]. */
     private Tensor head(Tensor h, Tensor cAct) {
-        TensorVector fm = lin("final.ada", cAct, null).chunk(2, 2);
-        Tensor out = lin("final.linear", modulate(layerNorm(h.narrow(1, 0, cfg.imageTokens())), fm.get(0), fm.get(1)), null);
+        Tensor[] fm = Tensors.owned(lin("final.ada", cAct, null).chunk(2, 2));
+        Tensor out = lin("final.linear", modulate(layerNorm(h.narrow(1, 0, cfg.imageTokens())), fm[0], fm[1]), null);
         return unpatchify(out);
     }
 

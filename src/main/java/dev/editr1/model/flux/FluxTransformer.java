@@ -273,8 +273,8 @@ public final class FluxTransformer {
 
     /** norm_out (AdaLayerNormContinuous: linear(silu(temb)) → (scale, shift), in that order) and proj_out. */
     private Tensor head(Tensor h, Stem s, LoraAdapter lora, Map<String, Tensor> trace) {
-        TensorVector so = lin("norm_out.linear", s.tembAct().to(h.scalar_type().intern()), lora).chunk(2, 1);
-        Tensor normed = modulate(layerNorm(h), so.get(1), so.get(0));
+        Tensor[] so = Tensors.owned(lin("norm_out.linear", s.tembAct().to(h.scalar_type().intern()), lora).chunk(2, 1));
+        Tensor normed = modulate(layerNorm(h), so[1], so[0]);
         put(trace, "norm_out", normed);
         return lin("proj_out", normed, lora);
     }
@@ -391,10 +391,10 @@ public final class FluxTransformer {
     /** FluxTransformerBlock: returns {text, image}. c [B, L, D], h [B, N, D]. */
     private Tensor[] doubleBlock(String p, Tensor c, Tensor h, Tensor tembAct, Rope rope, LoraAdapter lora) {
         // AdaLayerNormZero chunk order: shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp
-        TensorVector m = lin(p + ".norm1.linear", tembAct, lora).chunk(6, 1);
-        TensorVector mc = lin(p + ".norm1_context.linear", tembAct, lora).chunk(6, 1);
-        Tensor nh = modulate(layerNorm(h), m.get(0), m.get(1));
-        Tensor nc = modulate(layerNorm(c), mc.get(0), mc.get(1));
+        Tensor[] m = Tensors.owned(lin(p + ".norm1.linear", tembAct, lora).chunk(6, 1));
+        Tensor[] mc = Tensors.owned(lin(p + ".norm1_context.linear", tembAct, lora).chunk(6, 1));
+        Tensor nh = modulate(layerNorm(h), m[0], m[1]);
+        Tensor nc = modulate(layerNorm(c), mc[0], mc[1]);
 
         String a = p + ".attn";
         Tensor q = torch.cat(new TensorVector(
@@ -411,13 +411,13 @@ public final class FluxTransformer {
         Tensor oc = lin(a + ".to_add_out", o.narrow(1, 0, l), lora);
         Tensor oh = lin(a + ".to_out.0", o.narrow(1, l, n), lora);
 
-        h = h.add(gate(m.get(2)).mul(oh));
-        Tensor ff = feedForward(p + ".ff", modulate(layerNorm(h), m.get(3), m.get(4)), lora);
-        h = h.add(gate(m.get(5)).mul(ff));
+        h = h.add(gate(m[2]).mul(oh));
+        Tensor ff = feedForward(p + ".ff", modulate(layerNorm(h), m[3], m[4]), lora);
+        h = h.add(gate(m[5]).mul(ff));
 
-        c = c.add(gate(mc.get(2)).mul(oc));
-        Tensor ffc = feedForward(p + ".ff_context", modulate(layerNorm(c), mc.get(3), mc.get(4)), lora);
-        c = c.add(gate(mc.get(5)).mul(ffc));
+        c = c.add(gate(mc[2]).mul(oc));
+        Tensor ffc = feedForward(p + ".ff_context", modulate(layerNorm(c), mc[3], mc[4]), lora);
+        c = c.add(gate(mc[5]).mul(ffc));
         NativeMemory.mark();   // the block's high-water point: in a scoped forward every intermediate above is still alive
         return new Tensor[] {clipFp16(c), h};
     }
@@ -425,8 +425,8 @@ public final class FluxTransformer {
     /** FluxSingleTransformerBlock over the joint stream x [B, L+N, D]. */
     private Tensor singleBlock(String p, Tensor x, Tensor tembAct, Rope rope, LoraAdapter lora) {
         // AdaLayerNormZeroSingle chunk order: shift, scale, gate
-        TensorVector m = lin(p + ".norm.linear", tembAct, lora).chunk(3, 1);
-        Tensor nx = modulate(layerNorm(x), m.get(0), m.get(1));
+        Tensor[] m = Tensors.owned(lin(p + ".norm.linear", tembAct, lora).chunk(3, 1));
+        Tensor nx = modulate(layerNorm(x), m[0], m[1]);
         Tensor mlp = torch.gelu(lin(p + ".proj_mlp", nx, lora), "tanh");
         String a = p + ".attn";
         Tensor q = headsRms(lin(a + ".to_q", nx, lora), a + ".norm_q");
@@ -434,7 +434,7 @@ public final class FluxTransformer {
         Tensor v = heads(lin(a + ".to_v", nx, lora));
         Tensor o = attention(rope.apply(q), rope.apply(k), v);                       // [B, L+N, D]
         Tensor y = lin(p + ".proj_out", torch.cat(new TensorVector(o, mlp), 2), lora);
-        Tensor out = x.add(gate(m.get(2)).mul(y));
+        Tensor out = x.add(gate(m[2]).mul(y));
         NativeMemory.mark();   // the block's high-water point: in a scoped forward every intermediate above is still alive
         return clipFp16(out);
     }

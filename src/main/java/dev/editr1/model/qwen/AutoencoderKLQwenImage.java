@@ -247,9 +247,9 @@ public final class AutoencoderKLQwenImage {
         h = conv("encoder.conv_out", torch.silu(rmsNorm(h, params.get("encoder.norm_out.gamma"))), 1);
         rec(probe, "encoder", h);
         h = conv("quant_conv", h, 0).unsqueeze(2);
-        TensorVector ml = h.chunk(2, 1);
-        Tensor logvar = ml.get(1).clamp(new ScalarOptional(new Scalar(-30.0)), new ScalarOptional(new Scalar(20.0)));
-        return new Moments(ml.get(0), logvar);
+        Tensor[] ml = Tensors.owned(h.chunk(2, 1));
+        Tensor logvar = ml[1].clamp(new ScalarOptional(new Scalar(-30.0)), new ScalarOptional(new Scalar(20.0)));
+        return new Moments(ml[0], logvar);
     }
 
     // ---------------------------------------------------------------- decode
@@ -382,8 +382,8 @@ public final class AutoencoderKLQwenImage {
         Tensor h = rmsNorm(x, params.get(n + ".norm.gamma"));
         Tensor qkv = Layers.conv2d(h, params.get(n + ".to_qkv.weight"), params.get(n + ".to_qkv.bias"), 1, 0);
         qkv = qkv.reshape(b, 1, 3 * c, hh * ww).permute(0, 1, 3, 2);       // [B, 1, HW, 3C]
-        TensorVector q = qkv.chunk(3, -1);
-        Tensor o = torch.scaled_dot_product_attention(q.get(0), q.get(1), q.get(2));   // [B, 1, HW, C]
+        Tensor[] q = Tensors.owned(qkv.chunk(3, -1));
+        Tensor o = torch.scaled_dot_product_attention(q[0], q[1], q[2]);   // [B, 1, HW, C]
         o = o.squeeze(1).permute(0, 2, 1).reshape(b, c, hh, ww);
         o = Layers.conv2d(o, params.get(n + ".proj.weight"), params.get(n + ".proj.bias"), 1, 0);
         return o.add(x);

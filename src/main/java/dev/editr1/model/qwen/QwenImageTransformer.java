@@ -423,8 +423,8 @@ public final class QwenImageTransformer {
 
     /** norm_out (linear(SiLU(temb)) split [scale, shift]: scale first) and proj_out on the image stream. */
     private Tensor head(Tensor img, Stem s, LoraAdapter lora, Probe probe) {
-        TensorVector ss = lin("norm_out.linear", s.actTxt(), lora).chunk(2, 1);
-        Tensor out = modulate(layerNorm(img), ss.get(1).unsqueeze(1), ss.get(0).unsqueeze(1));
+        Tensor[] ss = Tensors.owned(lin("norm_out.linear", s.actTxt(), lora).chunk(2, 1));
+        Tensor out = modulate(layerNorm(img), ss[1].unsqueeze(1), ss[0].unsqueeze(1));
         rec(probe, "norm_out", out);
         return lin("proj_out", out, lora);
     }
@@ -475,10 +475,10 @@ public final class QwenImageTransformer {
      * (zero_cond_t), rows [0, B) apply to target tokens and rows [B, 2B) to the others.
      */
     private static Tensor[] modulation(Tensor mod, long b, Tensor isTarget) {
-        TensorVector c = mod.chunk(6, 1);
+        Tensor[] c = Tensors.owned(mod.chunk(6, 1));
         Tensor[] out = new Tensor[6];
         for (int j = 0; j < 6; j++) {
-            Tensor x = c.get(j);
+            Tensor x = c[j];
             out[j] = isTarget == null ? x.unsqueeze(1)
                     : x.narrow(0, 0, b).unsqueeze(1).where(isTarget, x.narrow(0, b, b).unsqueeze(1));
         }
