@@ -287,27 +287,22 @@ size_t editr1_dtype_size(int32_t dtype) {
     }
 }
 
-long long editr1_heap_bytes_in_use(void) {
+// glibc's own counts (mallinfo2, glibc >= 2.33); -1 where the C library cannot say. `held`:
+// what the arenas have taken from the kernel (sbrk'd and mprotected heap space, free chunks
+// included) plus mmapped chunks, i.e. what the C heap can hold resident; otherwise the bytes in
+// arena chunks in use plus mmapped chunks (large tensors), without the freed memory kept for reuse.
+static long long heap_bytes(bool held) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    // glibc's own count: bytes in arena chunks in use plus mmapped chunks (large tensors). Freed
-    // memory the allocator keeps for reuse is not counted, unlike the process's resident size.
     struct mallinfo2 mi = mallinfo2();
-    return (long long)(mi.uordblks + mi.hblkhd);
+    return (long long)((held ? mi.arena : mi.uordblks) + mi.hblkhd);
 #else
+    (void)held;
     return -1;
 #endif
 }
 
-long long editr1_heap_bytes_held(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-    // what the arenas have taken from the kernel (sbrk'd and mprotected heap space, free chunks
-    // included) plus mmapped chunks: what the C heap can hold resident, retained free memory too
-    struct mallinfo2 mi = mallinfo2();
-    return (long long)(mi.arena + mi.hblkhd);
-#else
-    return -1;
-#endif
-}
+long long editr1_heap_bytes_in_use(void) { return heap_bytes(false); }
+long long editr1_heap_bytes_held(void) { return heap_bytes(true); }
 
 int editr1_retain_heap(long long bytes) {
 #if defined(__GLIBC__)
