@@ -171,8 +171,9 @@ class SoakTest {
         double[] readAt = Arrays.stream(read).asDoubleStream().toArray();
         double slope = medianSlope(readAt, Arrays.stream(read).mapToDouble(e -> heapAtEpochEnd[e] - jvmAtEpochEnd[e]).toArray()),
                 slopeWithJvm = slope(readAt, Arrays.stream(read).mapToDouble(e -> heapAtEpochEnd[e]).toArray());
-        assertTrue(after.stream().allMatch(a -> a.heap() >= 0 && a.held() >= a.heap()), "the C heap's counts are unknown here");
-        // peaks, not single readings: each window holds whole checkpoint cycles (every 30 epochs)
+        // (two calls, so held may trail in use by what was freed between them: only known is checked)
+        assertTrue(after.stream().allMatch(a -> a.heap() >= 0 && a.held() >= 0), "the C heap's counts are unknown here");
+        // peaks, not single readings: each window holds at least one checkpoint (every 30 epochs)
         int firstFifth = Math.max(1, after.size() / 5);
         List<Sample> early = after.subList(0, firstFifth), rest = after.subList(firstFifth, after.size());
         long outsideEarly = max(early, Sample::outside), outsideLate = max(rest, Sample::outside);
