@@ -169,6 +169,36 @@ public final class GroupStats {
         return new GroupStats(advantage, r2, v, filtered, banned, groupMean, groupStd, globalStd, unscored);
     }
 
+    /**
+     * The same statistics with only each kept group's {@code k} most extreme samples valid: the
+     * ⌈k/2⌉ best-scored and the ⌊k/2⌋ worst-scored (equal scores: the earlier sample first), r and
+     * advantages unchanged. A group with at most k valid samples keeps them all. The samples in a
+     * group's middle have A ≈ 0, so r ≈ ½ and NFT's two branches nearly cancel on them: they cost a
+     * full share of the loss phase for little of its signal.
+     *
+     * @param rewards the groups these statistics were computed from, in the same order
+     * @param k       samples kept per group, ≥ 1
+     */
+    public GroupStats keepExtremes(List<double[]> rewards, int k) {
+        if (k < 1) throw new IllegalArgumentException("k must be >= 1 (got " + k + ")");
+        int total = rewards.stream().mapToInt(x -> x.length).sum();
+        if (total != valid.length) throw new IllegalArgumentException("rewards hold " + total + " samples, the statistics " + valid.length);
+        boolean[] v = new boolean[valid.length];
+        int i = 0;
+        for (double[] x : rewards) {
+            final int first = i;
+            List<Integer> order = new ArrayList<>();
+            for (int j = 0; j < x.length; j++) if (valid[first + j]) order.add(j);
+            // best first; List.sort is stable, so equal scores keep their sample order
+            order.sort((p, q) -> Double.compare(x[q], x[p]));
+            int n = order.size(), top = Math.min(n, (k + 1) / 2), bottom = Math.min(n - top, k / 2);
+            for (int j = 0; j < top; j++) v[first + order.get(j)] = true;
+            for (int j = n - bottom; j < n; j++) v[first + order.get(j)] = true;
+            i += x.length;
+        }
+        return new GroupStats(advantage, r, v, filtered, banned, groupMean, groupStd, globalStd, unscored);
+    }
+
     public int validCount() {
         int c = 0;
         for (boolean x : valid) if (x) c++;

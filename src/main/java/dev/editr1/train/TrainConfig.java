@@ -84,6 +84,7 @@ public final class TrainConfig {
     public double advClipMax = 5.0;      // c
     public GroupStats.AdvantageStd advantageStd = GroupStats.AdvantageStd.EPOCH;   // epoch (SPEC §5, global_std) | group (Flow-GRPO's per-prompt std)
     public GroupStats.Weighting weighting = GroupStats.Weighting.ADVANTAGE;   // advantage (SPEC §5-6) | best: each group's judge's pick, r = 1 (RAFT)
+    public int extremes = 0;             // NFT: > 0 trains only each kept group's ⌈k/2⌉ best and ⌊k/2⌋ worst samples (0: all)
     public double filterStd = 0.05;
     public double filterMean = 0.9;
     public GroupStats.FilterMode filterMode = GroupStats.FilterMode.OR;   // or (released code) | and (paper's text) | off
@@ -191,6 +192,12 @@ public final class TrainConfig {
         if (objective == ObjectiveKind.GRPO && weighting != GroupStats.Weighting.ADVANTAGE)
             p.add("weighting " + weighting.name().toLowerCase(java.util.Locale.ROOT) + " picks DiffusionNFT's r; objective grpo "
                     + "weighs its samples by their advantages (set weighting=advantage)");
+        if (extremes < 0) p.add("extremes must be >= 0 (0: every sample of a kept group; got " + extremes + ")");
+        if (extremes > 0 && weighting != GroupStats.Weighting.ADVANTAGE)
+            p.add("extremes picks the samples weighting advantage trains; weighting " + weighting.name().toLowerCase(java.util.Locale.ROOT)
+                    + " picks its own (set one of them)");
+        if (objective == ObjectiveKind.GRPO && extremes > 0)
+            p.add("extremes picks DiffusionNFT's training samples; objective grpo trains every kept sample (set it 0)");
         if (objective == ObjectiveKind.GRPO && highNoiseTimesteps)
             p.add("highNoiseTimesteps picks DiffusionNFT's training timesteps; objective grpo trains its first SDE steps (set it false)");
         if (objective == ObjectiveKind.GRPO && groupNoise)

@@ -361,6 +361,7 @@ public final class Trainer {
         GroupStats st = GroupStats.compute(groups, pool, cfg.advantageStd, cfg.advClipMax, cfg.filterStd, cfg.filterMean,
                 cfg.filterMode, cfg.banStd, cfg.banMean);
         if (cfg.weighting == GroupStats.Weighting.BEST) st = st.keepBest(groups);
+        else if (cfg.extremes > 0) st = st.keepExtremes(groups, cfg.extremes);
         // a judge that fails most calls must not leave the run training on nothing (every rank sees
         // the gathered count, so every rank stops)
         if (st.unscored > cfg.maxUnscoredFraction * gathered.length)

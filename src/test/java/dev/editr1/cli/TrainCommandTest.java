@@ -53,6 +53,9 @@ public class TrainCommandTest {
                 {new String[] {"--objective", "grpo", "--set", "highNoiseTimesteps=true"}, "highNoiseTimesteps picks DiffusionNFT's training timesteps"},
                 {new String[] {"--objective", "grpo", "--set", "weighting=best"}, "weighting best picks DiffusionNFT's r"},
                 {new String[] {"--set", "advantageStd=prompt"}, "unknown advantageStd 'prompt' (epoch, group)"},
+                {new String[] {"--set", "extremes=-1"}, "extremes must be >= 0"},
+                {new String[] {"--set", "extremes=4", "--set", "weighting=best"}, "extremes picks the samples weighting advantage trains"},
+                {new String[] {"--objective", "grpo", "--set", "extremes=4"}, "extremes picks DiffusionNFT's training samples"},
         };
         int i = 0;
         for (Object[] c : cases) {

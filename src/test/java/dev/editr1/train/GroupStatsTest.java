@@ -69,6 +69,31 @@ class GroupStatsTest {
         assertTrue(e.getMessage().contains("rewards hold 7 samples"), e.getMessage());
     }
 
+    /** The extremes: each kept group's ⌈k/2⌉ best and ⌊k/2⌋ worst valid samples, r and advantages as computed. */
+    @Test
+    void keepExtremesTrainsEachKeptGroupsBestAndWorst() {
+        double nan = Double.NaN;
+        List<double[]> groups = List.of(new double[] {0.5, 0.9, 0.1, 0.6, 0.3, 0.6}, new double[] {0.3, 0.3, 0.3},
+                new double[] {nan, 0.7, 0.4, 0.2}, new double[] {0.8, 0.2});
+        GroupStats all = GroupStats.compute(groups, 5.0, 0.05, 0.9, GroupStats.FilterMode.OR, 0.05, 0.9);
+        GroupStats four = all.keepExtremes(groups, 4);
+        // group 0: best 0.9, 0.6 (the earlier of the two), worst 0.1, 0.3; group 1 masked; group 2: its
+        // three scored samples (at most k); group 3: both
+        boolean[] expected = {false, true, true, true, true, false, false, false, false, false, true, true, true, true, true};
+        assertArrayEquals(expected, four.valid);
+        assertArrayEquals(all.r, four.r);
+        assertArrayEquals(all.advantage, four.advantage);
+        assertArrayEquals(all.filtered, four.filtered);
+        // odd k: one more from the top
+        GroupStats three = all.keepExtremes(groups, 3);
+        assertArrayEquals(new boolean[] {false, true, true, true, false, false}, java.util.Arrays.copyOf(three.valid, 6));
+        assertArrayEquals(new boolean[] {false, true, true, true, true, true},
+                java.util.Arrays.copyOfRange(all.keepExtremes(groups, 99).valid, 9, 15), "k at least the group: all its valid samples");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> all.keepExtremes(groups, 0));
+        assertTrue(e.getMessage().contains("k must be >= 1"), e.getMessage());
+    }
+
     @Test
     void rIsClipped() {
         // global std 0.25, A = ∓2; with c = 1, |A|/c > 1 is clipped: r ∈ {0, 1}
