@@ -174,7 +174,9 @@ public final class GroupStats {
      * ⌈k/2⌉ best-scored and the ⌊k/2⌋ worst-scored (equal scores: the earlier sample first), r and
      * advantages unchanged. A group with at most k valid samples keeps them all. The samples in a
      * group's middle have A ≈ 0, so r ≈ ½ and NFT's two branches nearly cancel on them: they cost a
-     * full share of the loss phase for little of its signal.
+     * full share of the loss phase for little of its signal. They are not idle, though: their
+     * gradient is NFT's pull toward the old policy, and without them a run drifted from the base
+     * (experiments/README.md, "The extremes of each group").
      *
      * @param rewards the groups these statistics were computed from, in the same order
      * @param k       samples kept per group, ≥ 1
