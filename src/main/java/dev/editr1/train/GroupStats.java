@@ -150,23 +150,10 @@ public final class GroupStats {
      * @param rewards the groups these statistics were computed from, in the same order
      */
     public GroupStats keepBest(List<double[]> rewards) {
-        int total = rewards.stream().mapToInt(x -> x.length).sum();
-        if (total != valid.length) throw new IllegalArgumentException("rewards hold " + total + " samples, the statistics " + valid.length);
-        boolean[] v = new boolean[valid.length];
+        GroupStats best = keepExtremes(rewards, 1);   // k = 1: the best-scored, the first of equal scores
         double[] r2 = r.clone();
-        int i = 0;
-        for (int g = 0; g < rewards.size(); g++) {
-            double[] x = rewards.get(g);
-            int best = -1;
-            for (int j = 0; j < x.length; j++)
-                if (valid[i + j] && (best < 0 || x[j] > x[best])) best = j;
-            if (best >= 0) {
-                v[i + best] = true;
-                r2[i + best] = 1.0;
-            }
-            i += x.length;
-        }
-        return new GroupStats(advantage, r2, v, filtered, banned, groupMean, groupStd, globalStd, unscored);
+        for (int i = 0; i < r2.length; i++) if (best.valid[i]) r2[i] = 1.0;
+        return new GroupStats(advantage, r2, best.valid, filtered, banned, groupMean, groupStd, globalStd, unscored);
     }
 
     /**
