@@ -59,24 +59,13 @@ public final class NftObjective implements Objective {
     private final SideThread side;
 
     /**
-     * @param microBatch samples per loss/backward pass (0 or ≥ the kept samples: one pass)
-     * @param checkpoint recompute θ's activations block by block in backward ({@link EditingModel#velocityForTraining})
-     * @param noiseGroup 1: every sample its own timesteps and ε; G (the group size): a group's samples share them
-     */
-    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
-                        int microBatch, boolean checkpoint, int noiseGroup) {
-        this(model, ops, loss, sigmas, perSample, seed, microBatch, checkpoint, noiseGroup, SideThread.inline());
-    }
-
-    /** @param side where the old and reference forwards run: inline before θ's, or beside it */
-    public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
-                        int microBatch, boolean checkpoint, int noiseGroup, SideThread side) {
-        this(model, ops, loss, sigmas, perSample, seed, microBatch, checkpoint, noiseGroup, false, side);
-    }
-
-    /**
+     * @param perSample     grid timesteps each kept sample trains on per epoch
+     * @param microBatch    samples per loss/backward pass (0 or ≥ the kept samples: one pass)
+     * @param checkpoint    recompute θ's activations block by block in backward ({@link EditingModel#velocityForTraining})
+     * @param noiseGroup    1: every sample its own timesteps and ε; G (the group size): a group's samples share them
      * @param highestSigmas every sample trains on the perSample highest-σ grid timesteps (where a
      *                      sample's layout is decided) instead of a random perSample of them
+     * @param side          where the old and reference forwards run: inline before θ's, or beside it
      */
     public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
                         int microBatch, boolean checkpoint, int noiseGroup, boolean highestSigmas, SideThread side) {

@@ -32,6 +32,11 @@ class NftObjectiveTest {
 
     record Result(double loss, double kl, float[][] grads) {}
 
+    /** An NFT objective on the trained test model with seed 11, one pass, no checkpointing, random timesteps, inline forwards. */
+    static NftObjective nft(EditDiT m, NftLossConfig loss, int perSample, int noiseGroup) {
+        return new NftObjective(m, OPS, loss, SIGMAS, perSample, 11, 0, false, noiseGroup, false, SideThread.inline());
+    }
+
     static Result accumulate(int microBatch, boolean checkpoint) {
         return accumulate(microBatch, checkpoint, SideThread.inline());
     }
@@ -43,7 +48,7 @@ class NftObjectiveTest {
         Conditioning c = new Conditioning(Map.of("source", src, "text_ids", EditDiTTestAccess.ids(b)));
         Tensor r = Tensors.fromFloats(new float[] {0f, 0.2f, 0.5f, 0.7f, 1f, 0.9f, 0.4f}, b);
         long[] ids = {3, 17, 18, 40, 41, 90, 1L << 30};
-        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1, side);
+        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1, false, side);
         Objective.Stats s = o.accumulate(x0, c, r, 2, ids);
         float[][] g = m.lora().theta.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
         return new Result(s.loss(), s.kl(), g);
@@ -92,8 +97,8 @@ class NftObjectiveTest {
 
     @Test
     void groupNoiseKeysEverySampleOfAGroupByItsFirst() {
-        NftObjective own = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, 0, false, 1);
-        NftObjective grouped = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, 0, false, 8);
+        NftObjective own = nft(EditDiTTestAccess.trained(9), NftLossConfig.DEFAULTS, 5, 1);
+        NftObjective grouped = nft(EditDiTTestAccess.trained(9), NftLossConfig.DEFAULTS, 5, 8);
         long epoch5 = 5 * Trainer.TRAIN_ID_STRIDE;
         assertEquals(epoch5 + 19, own.noiseId(epoch5 + 19));
         assertEquals(epoch5 + 16, grouped.noiseId(epoch5 + 19), "sample 19 is in the group of samples 16..23");
@@ -105,7 +110,7 @@ class NftObjectiveTest {
     /** highNoiseTimesteps: every sample, every epoch, the perSample noisiest grid timesteps; otherwise a random distinct set. */
     @Test
     void highNoiseTimestepsAreTheNoisiestForEverySample() {
-        NftObjective random = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1);
+        NftObjective random = nft(EditDiTTestAccess.trained(9), NftLossConfig.DEFAULTS, 3, 1);
         NftObjective high = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1, true,
                 SideThread.inline());
         Set<String> drawn = new HashSet<>();
@@ -138,7 +143,7 @@ class NftObjectiveTest {
             Tensor x0 = torch.cat(new TensorVector(one, one)), source = torch.cat(new TensorVector(src, src));
             Tensor textIds = EditDiTTestAccess.ids(1).repeat(2, 1);
             Conditioning c = new Conditioning(Map.of("source", source, "text_ids", textIds));
-            new NftObjective(m, OPS, noKl, SIGMAS, 5, 11, 0, false, g).accumulate(x0, c, Tensors.fromFloats(new float[] {0.75f, 0.25f}, 2), 0,
+            nft(m, noKl, 5, g).accumulate(x0, c, Tensors.fromFloats(new float[] {0.75f, 0.25f}, 2), 0,
                     new long[] {0, 1});
             for (Tensor p : m.lora().theta.tensors())
                 for (float v : Tensors.toFloats(p.grad())) largest[g - 1] = Math.max(largest[g - 1], Math.abs(v));
