@@ -1,8 +1,10 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.Supplier;
 
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
@@ -16,7 +18,6 @@ import dev.editr1.kernels.GrpoLossResult;
 import dev.editr1.kernels.KernelOps;
 import dev.editr1.kernels.NativeMemory;
 import dev.editr1.kernels.NoiseKey;
-import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.SdeStep;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
@@ -57,7 +58,8 @@ import dev.editr1.model.EditingModel;
  *
  * <p>Memory, as in {@link NftObjective}: micro-batches of {@code microBatch} kept samples, each step
  * of a micro-batch in its own scope; the no-grad reference forward runs first in its own scope, so
- * one activation graph is alive at a time (beside θ's forward with a concurrent {@link SideThread}).
+ * one activation graph is alive at a time; with a concurrent {@link SideThread} it runs beside the
+ * previous step's backward instead ({@link SideThread#pipeline}; the first step's beside θ's forward).
  * The kernel's loss is a mean over its call's samples, so a micro-batch's gradient is weighted by
  * its share of them.
  */
@@ -150,51 +152,60 @@ public final class GrpoObjective implements Objective {
             throw new IllegalArgumentException("GRPO needs rollouts that recorded " + trained + " steps, got " + tr.steps());
         int v = (int) tr.batch(), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
         Tensor adv = kept.advantage().clamp(new ScalarOptional(new Scalar(-advClipMax)), new ScalarOptional(new Scalar(advClipMax)));
-        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
+        List<MicroBatch> parts = new ArrayList<>();
         for (int start = 0; start < v; start += mb) {
             int n = Math.min(mb, v - start);
             Tensor rows = Tensors.fromLongs(range(start, n), tr.x0().device());
-            Trajectory tm = n == v ? tr : tr.select(rows);
-            Conditioning cm = n == v ? kept.cond() : kept.cond().select(rows);
-            Tensor am = n == v ? adv : adv.index_select(0, rows);
-            double share = (double) n / v;   // the kernel's loss is a mean over its n samples
-            for (int k = 0; k < trained; k++)
-                try (PointerScope scope = new PointerScope()) {
-                    step(k, tm, cm, am, share, acc);
-                }
+            parts.add(new MicroBatch(n == v ? tr : tr.select(rows), n == v ? kept.cond() : kept.cond().select(rows),
+                    n == v ? adv : adv.index_select(0, rows), (double) n / v));   // the kernel's loss is a mean over its n samples
         }
+        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
+        // slot i: micro-batch i / trained, step i % trained
+        side.pipeline(parts.size() * trained, i -> inputs(i % trained, parts.get(i / trained)), StepInputs::tensors,
+                klWeight > 0 ? this::reference : null, vRef -> new Tensor[] {vRef}, (i, in, ref, ahead) -> step(in, ref, ahead, acc));
         return new Stats(acc[0] / trained, acc[1] / ((double) trained * v), acc[2], acc[3]);
     }
 
-    /** Step k of one micro-batch: the reference forward, θ's forward, the loss kernel, backward. */
-    private void step(int k, Trajectory tr, Conditioning cond, Tensor adv, double share, double[] acc) {
-        long t0 = System.nanoTime();
+    /** A micro-batch of the kept samples: their trajectories, conditioning, clipped advantages [n], share n/V. */
+    private record MicroBatch(Trajectory tr, Conditioning cond, Tensor adv, double share) {}
+
+    /** Step k of a micro-batch: x_k, x_{k+1}, the rollout's log-prob and the float σ_k [n] its velocity was evaluated at. */
+    private record StepInputs(MicroBatch part, int k, Tensor x, Tensor xNext, Tensor logpOld, Tensor t) {
+        Tensor[] tensors() {
+            return new Tensor[] {x, xNext, logpOld, t};
+        }
+    }
+
+    private StepInputs inputs(int k, MicroBatch part) {
+        Trajectory tr = part.tr();
         Tensor x = tr.state(k), xNext = tr.state(k + 1), logpOld = tr.logProb(k);
         int n = (int) x.size(0);
         float[] tv = new float[n];
-        Arrays.fill(tv, (float) sigmas[k]);   // the float σ the rollout's velocity was evaluated at
-        Tensor t = Tensors.fromFloats(tv, x.device(), n);
-        // the reference forward: inline before θ's graph exists, or on the side thread beside θ's forward
-        SideThread.Pending<Tensor> ref = klWeight > 0 ? side.submit(() -> {
-            try (NoGradGuard g = new NoGradGuard()) {
-                return model.velocity(x, t, cond, Adapter.OFF);
-            }
-        }, v -> new Tensor[] {v}) : null;
-        EditingModel.TrainingForward theta;
-        try {
-            theta = model.velocityForTraining(x, t, cond, Adapter.POLICY, checkpoint);
-        } catch (RuntimeException | Error e) {
-            if (ref != null) ref.abandon(e);
-            throw e;
+        Arrays.fill(tv, (float) sigmas[k]);
+        return new StepInputs(part, k, x, xNext, logpOld, Tensors.fromFloats(tv, x.device(), n));
+    }
+
+    /** The reference velocity at a step's x (no grad; on the side thread, or inline before θ's graph exists). */
+    private Tensor reference(StepInputs in) {
+        try (NoGradGuard g = new NoGradGuard()) {
+            return model.velocity(in.x(), in.t(), in.part().cond(), Adapter.OFF);
         }
-        Tensor vRef = ref == null ? null : ref.join();
+    }
+
+    /** One step on the trainer's thread: θ's forward, the loss kernel, the next step started (its reference forward then runs beside this backward), backward. */
+    private void step(StepInputs in, Supplier<Tensor> ref, Runnable ahead, double[] acc) {
+        long t0 = System.nanoTime();
+        MicroBatch part = in.part();
+        EditingModel.TrainingForward theta = model.velocityForTraining(in.x(), in.t(), part.cond(), Adapter.POLICY, checkpoint);
+        Tensor vRef = ref.get();
         NativeMemory.mark();   // θ's graph, the reference velocity and the batch: the step's peak
-        GrpoLossResult res = ops.grpoLoss(lossConfig(k), new GrpoLossInputs(x, xNext, theta.velocity().detach(), vRef, adv, logpOld,
-                torch.ones_like(adv)), true);   // valid = 1: the filter and the A = 0 mask already removed the others
+        GrpoLossResult res = ops.grpoLoss(lossConfig(in.k()), new GrpoLossInputs(in.x(), in.xNext(), theta.velocity().detach(), vRef, part.adv(),
+                in.logpOld(), torch.ones_like(part.adv())), true);   // valid = 1: the filter and the A = 0 mask already removed the others
+        ahead.run();
         long t1 = System.nanoTime();
-        theta.backward().accept(res.grad().mul(new Scalar(share / trained)));
+        theta.backward().accept(res.grad().mul(new Scalar(part.share() / trained)));
         long t2 = System.nanoTime();
-        acc[0] += share * res.lossValue();
+        acc[0] += part.share() * res.lossValue();
         for (double z : Tensors.toDoubles(res.kl())) acc[1] += z;
         acc[2] += (t1 - t0) / 1e9;
         acc[3] += (t2 - t1) / 1e9;

@@ -24,10 +24,11 @@ import dev.editr1.model.EditingModel.MemoryProfile;
  *   <li><b>epoch</b>: the epoch's rollout latents (one per sample), kept for the loss phase.</li>
  * </ul>
  * With the trainer's second thread ({@link SideThread}, forwardThreads 2: the CPU default) two
- * rollout chunks are sampled at once, and the old and reference velocities' no-grad forward runs
- * beside θ's: the rollout term counts two chunks, and the slot holds one no-grad forward of the
- * micro-batch on top of θ's forward at its peak (with checkpointing the backward's recompute comes
- * after the side's forwards have ended, so the slot is the larger of the two moments).
+ * rollout chunks are sampled at once, and the next slot's no-grad forwards (old and reference
+ * velocities) run beside this slot's backward ({@link SideThread#pipeline}): the rollout term counts
+ * two chunks, and the slot holds one no-grad forward of the micro-batch and the next slot's four
+ * latents (x_t, ε, two velocities) on top of θ's graph (with checkpointing the slot is the larger of
+ * that and one block's recompute).
  * The peak is static + epoch + max(rollout, training slot). Attention is assumed not to materialize
  * its T × T scores (libtorch's flash kernels on CPU and GPU keep a log-sum-exp per row); the math
  * fallback would add heads·T² per sample and block. Checked against measured peaks in MemoryModelTest.
@@ -102,11 +103,14 @@ public final class MemoryModel {
                 : (p.blocks() - 1) * p.savedWidths() + Math.max(p.savedWidths(), p.liveWidths());
         graph = Math.max(graph, p.liveWidths() + 1);
         if (sideThread) {
-            // θ's forward at its end (checkpointed: the stored inputs and one live block) plus the side's no-grad forward
-            double forwardEnd = checkpointing ? p.blocks() + p.liveWidths() : graph;
-            graph = Math.max(graph, forwardEnd + p.liveWidths() + 1);
+            // the side's no-grad forward beside θ's graph at its largest: the whole graph at the start of
+            // backward; checkpointed, the stored inputs and one live block (fitted in MemoryModelTest: the
+            // side's forward and one block's recompute peak do not add up there, the recompute being the
+            // larger moment); the next slot's x_t, ε and velocities wait beside it (below)
+            double besideSide = checkpointing ? p.blocks() + p.liveWidths() : graph;
+            graph = Math.max(graph, besideSide + p.liveWidths() + 1);
         }
-        long training = (long) (trainBatch * (graph * tokenWidth + 5.0 * latent));
+        long training = (long) (trainBatch * (graph * tokenWidth + (sideThread ? 9.0 : 5.0) * latent));
         long epoch = (long) samples * latent;
         return new Estimate(base, loraAndOpt, rollout, training, epoch);
     }

@@ -1,9 +1,11 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -31,8 +33,10 @@ import dev.editr1.model.EditingModel;
  * gradients accumulated; a micro-batch's slot runs in its own scope, so its tensors die with it. The
  * two no-grad forwards (old, reference) run first, each in its own scope that keeps only its
  * velocity, so their activations are gone before θ's forward builds its graph: at most one
- * activation graph is alive. With a concurrent {@link SideThread} (the CPU default) they run beside
- * θ's forward instead, which adds one no-grad block's intermediates to the peak. The NFT loss
+ * activation graph is alive. With a concurrent {@link SideThread} (the CPU default) a slot's no-grad
+ * forwards run beside the previous slot's backward instead ({@link SideThread#pipeline}; the first
+ * slot's beside θ's forward), which adds one no-grad block's intermediates and the next slot's t, x_t,
+ * ε and two velocities to the peak. The NFT loss
  * normalizes by the kept samples of its call, so a micro-batch's gradient is weighted by its share
  * of them — the sum equals the full-batch gradient.
  *
@@ -119,59 +123,71 @@ public final class NftObjective implements Objective {
      */
     public Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds) {
         int v = (int) x0.size(0), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
-        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
+        List<MicroBatch> parts = new ArrayList<>();
         for (int start = 0; start < v; start += mb) {
             int n = Math.min(mb, v - start);
             Tensor rows = Tensors.fromLongs(range(start, n), x0.device());
-            Tensor x0m = n == v ? x0 : x0.index_select(0, rows);
-            Conditioning cm = n == v ? cond : cond.select(rows);
-            Tensor rm = n == v ? r : r.index_select(0, rows);
-            long[] ids = Arrays.copyOfRange(sampleIds, start, start + n);
-            double share = (double) n / v;   // the kernel's loss is a mean over its n samples
-            for (int k = 0; k < perSample; k++)
-                try (PointerScope scope = new PointerScope()) {
-                    slot(epoch, k, x0m, cm, rm, ids, share, acc);
-                }
+            parts.add(new MicroBatch(n == v ? x0 : x0.index_select(0, rows), n == v ? cond : cond.select(rows),
+                    n == v ? r : r.index_select(0, rows), Arrays.copyOfRange(sampleIds, start, start + n),
+                    (double) n / v));   // the kernel's loss is a mean over its n samples
         }
+        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
+        // slot i: micro-batch i / perSample, timestep slot i % perSample
+        side.pipeline(parts.size() * perSample, i -> inputs(epoch, i % perSample, parts.get(i / perSample)), SlotInputs::tensors,
+                this::oldAndReference, vs -> vs, (i, in, others, ahead) -> slot(in, others, ahead, acc));
         return new Stats(acc[0] / perSample, acc[1] / ((double) perSample * v), acc[2], acc[3]);
     }
 
-    /** One timestep slot of one micro-batch: forward process, three forwards, the loss kernel, backward. */
-    private void slot(int epoch, int k, Tensor x0, Conditioning cond, Tensor r, long[] ids, double share, double[] acc) {
-        long t0 = System.nanoTime();
-        int n = ids.length;
+    /** A micro-batch of the kept samples: x0 [n, ...], conditioning, r [n], ids, and its share n/V of them. */
+    private record MicroBatch(Tensor x0, Conditioning cond, Tensor r, long[] ids, double share) {}
+
+    /** One slot's inputs: its micro-batch, the timesteps t [n] and the forward process (x_t, ε) at them. */
+    private record SlotInputs(MicroBatch part, Tensor t, ForwardResult fr) {
+        Tensor[] tensors() {
+            return new Tensor[] {t, fr.xt(), fr.eps()};
+        }
+    }
+
+    /** Timestep slot k of a micro-batch: each sample's t (keyed by its noise id) and the forward-process kernel. */
+    private SlotInputs inputs(int epoch, int k, MicroBatch part) {
+        int n = part.ids().length;
         float[] tv = new float[n];
         long[] keys = new long[n];
         for (int i = 0; i < n; i++) {
-            keys[i] = noiseId(ids[i]);
+            keys[i] = noiseId(part.ids()[i]);
             tv[i] = (float) sigmas[timesteps(epoch, keys[i])[k]];
         }
-        Tensor t = Tensors.fromFloats(tv, x0.device(), n);
-        ForwardResult fr = ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(keys, x0.device()), x0, t, true);
-        // the old and reference forwards, inline (each in its own scope, done before θ's graph exists)
-        // or on the side thread while θ's forward runs here
-        SideThread.Pending<Tensor[]> others = side.submit(() -> {
-            try (NoGradGuard g = new NoGradGuard()) {
-                return new Tensor[] {Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OLD)),
-                        Scopes.keep(() -> model.velocity(fr.xt(), t, cond, Adapter.OFF))};
-            }
-        }, vs -> vs);
-        EditingModel.TrainingForward theta;
-        try {
-            theta = model.velocityForTraining(fr.xt(), t, cond, Adapter.POLICY, checkpoint);
-        } catch (RuntimeException | Error e) {
-            others.abandon(e);
-            throw e;
+        Tensor t = Tensors.fromFloats(tv, part.x0().device(), n);
+        return new SlotInputs(part, t, ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(keys, part.x0().device()),
+                part.x0(), t, true));
+    }
+
+    /** The old and reference velocities at a slot's x_t (no grad; on the side thread, or inline before θ's graph exists). */
+    private Tensor[] oldAndReference(SlotInputs in) {
+        try (NoGradGuard g = new NoGradGuard()) {
+            return new Tensor[] {Scopes.keep(() -> model.velocity(in.fr().xt(), in.t(), in.part().cond(), Adapter.OLD)),
+                    Scopes.keep(() -> model.velocity(in.fr().xt(), in.t(), in.part().cond(), Adapter.OFF))};
         }
-        Tensor[] vs = others.join();
+    }
+
+    /**
+     * One slot on the trainer's thread: θ's forward, the loss kernel with the side's old and reference
+     * velocities, the next slot started (its no-grad forwards then run beside this backward), backward.
+     */
+    private void slot(SlotInputs in, Supplier<Tensor[]> others, Runnable ahead, double[] acc) {
+        long t0 = System.nanoTime();
+        MicroBatch part = in.part();
+        EditingModel.TrainingForward theta = model.velocityForTraining(in.fr().xt(), in.t(), part.cond(), Adapter.POLICY, checkpoint);
+        Tensor[] vs = others.get();
         Tensor vOld = vs[0], vRef = vs[1];
         NativeMemory.mark();   // θ's graph, the two velocities and the batch: the slot's peak
-        NftLossResult res = ops.nftLoss(loss, new NftLossInputs(x0, fr.eps(), false, theta.velocity().detach(), vOld, vRef, t, r,
-                torch.ones_like(r)), true);   // valid = 1: the filter already removed masked samples
+        NftLossResult res = ops.nftLoss(loss, new NftLossInputs(part.x0(), in.fr().eps(), false, theta.velocity().detach(), vOld, vRef, in.t(),
+                part.r(), torch.ones_like(part.r())), true);   // valid = 1: the filter already removed masked samples
+        ahead.run();
         long t1 = System.nanoTime();
-        theta.backward().accept(res.grad().mul(new Scalar(share / perSample)));
+        theta.backward().accept(res.grad().mul(new Scalar(part.share() / perSample)));
         long t2 = System.nanoTime();
-        acc[0] += share * res.lossValue();
+        acc[0] += part.share() * res.lossValue();
         for (double x : Tensors.toDoubles(res.kl())) acc[1] += x;
         acc[2] += (t1 - t0) / 1e9;
         acc[3] += (t2 - t1) / 1e9;

@@ -1,5 +1,7 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
@@ -8,9 +10,11 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.IntFunction;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 
 import dev.editr1.kernels.Editr1Native;
@@ -29,9 +33,14 @@ import dev.editr1.kernels.Scopes;
  * <p>With {@code forwardThreads = 1} (and on CUDA, where ops queue on one stream anyway) {@link #submit}
  * runs the work at once on the calling thread, as the code did before it existed.
  *
- * <p>Lifetimes: the side's work runs in a scope of its own; the tensors its result names are handed
- * to the caller's innermost scope by {@link Pending#join}. The tensors it reads must stay alive until
- * it is joined: a caller that fails before joining calls {@link Pending#abandon}, which waits.
+ * <p>Lifetimes: the side's work runs in a scope of its own (inline too); the tensors its result names
+ * are handed to the caller's innermost scope by {@link Pending#join}. The tensors it reads must stay
+ * alive until it is joined: a caller that fails before joining calls {@link Pending#abandon}, which
+ * waits and frees the result.
+ *
+ * <p>{@link #pipeline} runs a loss phase's slots (timestep slots, trained steps) so that the side's
+ * work for the next slot — its no-grad forwards, which do not depend on θ — runs beside this slot's
+ * backward, the stretch in which the second thread was otherwise idle.
  */
 public final class SideThread implements AutoCloseable {
     private final ExecutorService exec;   // null: inline
@@ -124,13 +133,18 @@ public final class SideThread implements AutoCloseable {
      */
     public <R> Pending<R> submit(Supplier<R> body, Function<R, Tensor[]> survivors) {
         if (!concurrentNow()) {
-            R r = Scopes.keep(body, survivors);
+            // made now, owned by no scope until joined: the same ownership as work that ran beside,
+            // so a caller may submit in one scope and join in the next (pipeline)
+            R r = Scopes.detach(body, survivors);
             return new Pending<>() {
                 public R join() {
+                    Scopes.adopt(survivors.apply(r));
                     return r;
                 }
 
-                public void abandon(Throwable cause) {}   // owned by the caller's scope already
+                public void abandon(Throwable cause) {
+                    Scopes.release(survivors.apply(r));
+                }
             };
         }
         beside.incrementAndGet();
@@ -150,6 +164,73 @@ public final class SideThread implements AutoCloseable {
                 }
             }
         };
+    }
+
+    /** One slot of a {@link #pipeline}, on the calling thread. */
+    public interface Slot<I, P> {
+        /**
+         * Slot i: θ's forward on {@code in}; then {@code beside.get()}, the side's result for this slot
+         * (its tensors join this slot's scope: call it in that scope, not a nested one); the loss;
+         * {@code ahead.run()}, which starts the next slot (its inputs on this thread, its side work on
+         * the second) when the second thread is free to take it; then the backward.
+         */
+        void run(int i, I in, Supplier<P> beside, Runnable ahead);
+    }
+
+    private record Started<I, P>(I in, Pending<P> work) {}
+
+    /**
+     * Runs slots 0 … count − 1 on the calling thread, each in its own scope. Slot i's inputs are made
+     * on the calling thread by {@code inputs} (the tensors {@code inputTensors} names outlive the call);
+     * the work that does not depend on θ, {@code side} (the no-grad forwards; null: none), runs on the
+     * second thread: slot 0's beside its own θ forward, every later slot's beside the previous slot's
+     * backward when the slot calls {@code ahead} while {@link #concurrentNow} — otherwise at the start
+     * of its slot, inline or beside θ's forward, as {@link #submit} decides. Every slot computes what
+     * it computes alone, in the same order on each thread, so the result does not depend on where the
+     * side's work ran. A failing slot waits for the side's work and frees what it made.
+     */
+    public <I, P> void pipeline(int count, IntFunction<I> inputs, Function<I, Tensor[]> inputTensors,
+                                Function<I, P> side, Function<P, Tensor[]> sideTensors, Slot<I, P> slot) {
+        Started<I, P> next = null;
+        for (int i = 0; i < count; i++)
+            try (PointerScope scope = new PointerScope()) {
+                Started<I, P> cur = next != null ? next : start(i, inputs, inputTensors, side, sideTensors);
+                next = null;
+                Scopes.adopt(inputTensors.apply(cur.in()));   // this slot's now
+                boolean[] joined = {cur.work() == null};
+                List<Started<I, P>> ahead = new ArrayList<>(1);
+                int s = i;
+                try {
+                    slot.run(s, cur.in(), () -> {
+                        joined[0] = true;
+                        return cur.work() == null ? null : cur.work().join();
+                    }, () -> {
+                        if (s + 1 < count && ahead.isEmpty() && concurrentNow())
+                            ahead.add(start(s + 1, inputs, inputTensors, side, sideTensors));
+                    });
+                } catch (RuntimeException | Error e) {
+                    if (!joined[0]) cur.work().abandon(e);
+                    for (Started<I, P> a : ahead) {
+                        if (a.work() != null) a.work().abandon(e);
+                        Scopes.release(inputTensors.apply(a.in()));
+                    }
+                    throw e;
+                }
+                next = ahead.isEmpty() ? null : ahead.get(0);
+            }
+    }
+
+    /** Slot i's inputs (owned by no scope until its slot adopts them) and its side work, started. */
+    private <I, P> Started<I, P> start(int i, IntFunction<I> inputs, Function<I, Tensor[]> inputTensors,
+                                       Function<I, P> side, Function<P, Tensor[]> sideTensors) {
+        I in = Scopes.detach(() -> inputs.apply(i), inputTensors);
+        if (side == null) return new Started<>(in, null);
+        try {
+            return new Started<>(in, submit(() -> side.apply(in), sideTensors));
+        } catch (RuntimeException | Error e) {
+            Scopes.release(inputTensors.apply(in));
+            throw e;
+        }
     }
 
     /** How many submissions ran beside the caller so far. */

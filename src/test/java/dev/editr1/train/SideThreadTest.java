@@ -7,10 +7,14 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -89,6 +93,95 @@ class SideThreadTest {
             assertTrue(done.get(), "abandon returned before the side's work ended");
             assertTrue(made.get().isNull(), "the side's result is freed");
             assertEquals(0, cause.getSuppressed().length);
+        }
+    }
+
+    /**
+     * pipeline: slot i + 1's inputs are made and its side work started before slot i's backward (so
+     * the side's forwards run beside it); each slot sees its own inputs and side result, owned by its
+     * scope alone and freed with it.
+     */
+    @Test
+    void pipelineStartsTheNextSlotBeforeThisSlotsBackward() {
+        try (SideThread side = SideThread.open(2, () -> 2)) {
+            List<String> log = Collections.synchronizedList(new ArrayList<>());
+            List<Tensor> seen = new ArrayList<>();
+            List<String> sideThreads = Collections.synchronizedList(new ArrayList<>());
+            side.pipeline(3, i -> {
+                log.add("inputs " + i);
+                return Tensors.fromFloats(new float[] {i}, 1);
+            }, x -> new Tensor[] {x}, x -> {
+                sideThreads.add(Thread.currentThread().getName());
+                return x.mul(new Scalar(10.0));
+            }, y -> new Tensor[] {y}, (i, in, beside, ahead) -> {
+                log.add("forward " + i);
+                Tensor y = beside.get();
+                assertEquals(10f * i, Tensors.toFloats(y)[0]);
+                assertEquals(1, y.referenceCount(), "the side's result: owned by the slot's scope alone");
+                assertEquals(1, in.referenceCount(), "the inputs: owned by the slot's scope alone");
+                seen.add(in);
+                seen.add(y);
+                ahead.run();
+                log.add("backward " + i);
+            });
+            assertEquals(List.of("inputs 0", "forward 0", "inputs 1", "backward 0", "forward 1", "inputs 2", "backward 1", "forward 2", "backward 2"), log);
+            assertEquals(List.of("editr1-side", "editr1-side", "editr1-side"), sideThreads);
+            for (Tensor t : seen) assertTrue(t.isNull(), "freed with its slot's scope");
+        }
+    }
+
+    /** Inline (one thread, or a busy machine): each slot's side work runs at its start, after the previous backward, as before the pipeline existed. */
+    @Test
+    void pipelineInlineKeepsTheSlotsApart() {
+        try (SideThread side = SideThread.open(2, () -> 1)) {
+            List<String> log = new ArrayList<>();
+            side.pipeline(2, i -> {
+                log.add("inputs " + i);
+                return Tensors.fromFloats(new float[] {i}, 1);
+            }, x -> new Tensor[] {x}, x -> {
+                log.add("side " + (int) Tensors.toFloats(x)[0]);
+                return x.mul(new Scalar(10.0));
+            }, y -> new Tensor[] {y}, (i, in, beside, ahead) -> {
+                log.add("forward " + i);
+                beside.get();
+                ahead.run();
+                log.add("backward " + i);
+            });
+            assertEquals(List.of("inputs 0", "side 0", "forward 0", "backward 0", "inputs 1", "side 1", "forward 1", "backward 1"), log);
+            assertEquals(0, side.besideCount());
+        }
+    }
+
+    /** A slot that fails after starting the next one waits for the next one's side work, then frees its inputs and result. */
+    @Test
+    void aFailingSlotWaitsForTheNextSlotsSideWorkAndFreesIt() {
+        try (SideThread side = SideThread.open(2, () -> 2)) {
+            AtomicReference<Tensor> nextIn = new AtomicReference<>(), nextOut = new AtomicReference<>();
+            AtomicBoolean sideDone = new AtomicBoolean();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> side.pipeline(2, i -> {
+                Tensor t = Tensors.fromFloats(new float[] {i}, 1);
+                if (i == 1) nextIn.set(t);
+                return t;
+            }, x -> new Tensor[] {x}, x -> {
+                if (Tensors.toFloats(x)[0] == 0) return x.mul(new Scalar(2.0));
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException ie) {
+                    throw new IllegalStateException(ie);
+                }
+                nextOut.set(x.mul(new Scalar(2.0)));
+                sideDone.set(true);
+                return nextOut.get();
+            }, y -> new Tensor[] {y}, (i, in, beside, ahead) -> {
+                beside.get();
+                ahead.run();
+                throw new IllegalStateException("slot " + i + "'s backward failed");
+            }));
+            assertEquals("slot 0's backward failed", e.getMessage());
+            assertTrue(sideDone.get(), "returned before the next slot's side work ended");
+            assertTrue(nextIn.get().isNull(), "the next slot's inputs are freed");
+            assertTrue(nextOut.get().isNull(), "the next slot's side result is freed");
+            assertEquals(0, e.getSuppressed().length);
         }
     }
 }
