@@ -184,4 +184,17 @@ class SideThreadTest {
             assertEquals(0, e.getSuppressed().length);
         }
     }
+
+    /** A side error seen when the slot joins reaches the caller once, with nothing suppressed (it is not abandoned again). */
+    @Test
+    void aSideErrorReachesThePipelinesCaller() {
+        try (SideThread side = SideThread.open(2, () -> 2)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> side.<Tensor, Tensor>pipeline(2,
+                    i -> Tensors.fromFloats(new float[] {i}, 1), x -> new Tensor[] {x}, x -> {
+                        throw new IllegalArgumentException("bad shape on the side");
+                    }, y -> new Tensor[] {y}, (i, in, beside, ahead) -> beside.get()));
+            assertEquals("bad shape on the side", e.getMessage());
+            assertEquals(0, e.getSuppressed().length);
+        }
+    }
 }
