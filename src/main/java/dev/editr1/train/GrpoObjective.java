@@ -159,12 +159,11 @@ public final class GrpoObjective implements Objective {
             parts.add(new MicroBatch(n == v ? tr : tr.select(rows), n == v ? kept.cond() : kept.cond().select(rows),
                     n == v ? adv : adv.index_select(0, rows), (double) n / v));   // the kernel's loss is a mean over its n samples
         }
-        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
-        long[] since = {System.nanoTime()};   // where the current slot's forward time starts: the previous slot's end
+        double[] acc = new double[2];   // loss, kl·samples
         // slot i: micro-batch i / trained, step i % trained
-        side.pipeline(parts.size() * trained, i -> inputs(i % trained, parts.get(i / trained)), StepInputs::tensors,
-                klWeight > 0 ? this::reference : null, vRef -> new Tensor[] {vRef}, (i, in, ref, ahead) -> step(in, ref, ahead, acc, since));
-        return new Stats(acc[0] / trained, acc[1] / ((double) trained * v), acc[2], acc[3]);
+        SideThread.Seconds sec = side.pipeline(parts.size() * trained, i -> inputs(i % trained, parts.get(i / trained)), StepInputs::tensors,
+                klWeight > 0 ? this::reference : null, vRef -> new Tensor[] {vRef}, (i, in, ref, ahead) -> step(in, ref, ahead, acc));
+        return new Stats(acc[0] / trained, acc[1] / ((double) trained * v), sec.forward(), sec.backward());
     }
 
     /** A micro-batch of the kept samples: their trajectories, conditioning, clipped advantages [n], share n/V. */
@@ -194,8 +193,7 @@ public final class GrpoObjective implements Objective {
     }
 
     /** One step on the trainer's thread: θ's forward, the loss kernel, the next step started (its reference forward then runs beside this backward), backward. */
-    private void step(StepInputs in, Supplier<Tensor> ref, Runnable ahead, double[] acc, long[] since) {
-        long t0 = since[0];   // from the previous step's end: this step's inputs and any inline reference forward count as forward
+    private void step(StepInputs in, Supplier<Tensor> ref, Runnable ahead, double[] acc) {
         MicroBatch part = in.part();
         EditingModel.TrainingForward theta = model.velocityForTraining(in.x(), in.t(), part.cond(), Adapter.POLICY, checkpoint);
         Tensor vRef = ref.get();
@@ -203,14 +201,9 @@ public final class GrpoObjective implements Objective {
         GrpoLossResult res = ops.grpoLoss(lossConfig(in.k()), new GrpoLossInputs(in.x(), in.xNext(), theta.velocity().detach(), vRef, part.adv(),
                 in.logpOld(), torch.ones_like(part.adv())), true);   // valid = 1: the filter and the A = 0 mask already removed the others
         ahead.run();
-        long t1 = System.nanoTime();
         theta.backward().accept(res.grad().mul(new Scalar(part.share() / trained)));
-        long t2 = System.nanoTime();
-        since[0] = t2;
         acc[0] += part.share() * res.lossValue();
         for (double z : Tensors.toDoubles(res.kl())) acc[1] += z;
-        acc[2] += (t1 - t0) / 1e9;
-        acc[3] += (t2 - t1) / 1e9;
     }
 
     private static long[] range(int start, int n) {

@@ -131,12 +131,11 @@ public final class NftObjective implements Objective {
                     n == v ? r : r.index_select(0, rows), Arrays.copyOfRange(sampleIds, start, start + n),
                     (double) n / v));   // the kernel's loss is a mean over its n samples
         }
-        double[] acc = new double[4];   // loss, kl·samples, forward s, backward s
-        long[] since = {System.nanoTime()};   // where the current slot's forward time starts: the previous slot's end
+        double[] acc = new double[2];   // loss, kl·samples
         // slot i: micro-batch i / perSample, timestep slot i % perSample
-        side.pipeline(parts.size() * perSample, i -> inputs(epoch, i % perSample, parts.get(i / perSample)), SlotInputs::tensors,
-                this::oldAndReference, vs -> vs, (i, in, others, ahead) -> slot(in, others, ahead, acc, since));
-        return new Stats(acc[0] / perSample, acc[1] / ((double) perSample * v), acc[2], acc[3]);
+        SideThread.Seconds sec = side.pipeline(parts.size() * perSample, i -> inputs(epoch, i % perSample, parts.get(i / perSample)),
+                SlotInputs::tensors, this::oldAndReference, vs -> vs, (i, in, others, ahead) -> slot(in, others, ahead, acc));
+        return new Stats(acc[0] / perSample, acc[1] / ((double) perSample * v), sec.forward(), sec.backward());
     }
 
     /** A micro-batch of the kept samples: x0 [n, ...], conditioning, r [n], ids, and its share n/V of them. */
@@ -175,8 +174,7 @@ public final class NftObjective implements Objective {
      * One slot on the trainer's thread: θ's forward, the loss kernel with the side's old and reference
      * velocities, the next slot started (its no-grad forwards then run beside this backward), backward.
      */
-    private void slot(SlotInputs in, Supplier<Tensor[]> others, Runnable ahead, double[] acc, long[] since) {
-        long t0 = since[0];   // from the previous slot's end: this slot's inputs and any inline side work count as forward
+    private void slot(SlotInputs in, Supplier<Tensor[]> others, Runnable ahead, double[] acc) {
         MicroBatch part = in.part();
         EditingModel.TrainingForward theta = model.velocityForTraining(in.fr().xt(), in.t(), part.cond(), Adapter.POLICY, checkpoint);
         Tensor[] vs = others.get();
@@ -185,14 +183,9 @@ public final class NftObjective implements Objective {
         NftLossResult res = ops.nftLoss(loss, new NftLossInputs(part.x0(), in.fr().eps(), false, theta.velocity().detach(), vOld, vRef, in.t(),
                 part.r(), torch.ones_like(part.r())), true);   // valid = 1: the filter already removed masked samples
         ahead.run();
-        long t1 = System.nanoTime();
         theta.backward().accept(res.grad().mul(new Scalar(part.share() / perSample)));
-        long t2 = System.nanoTime();
-        since[0] = t2;
         acc[0] += part.share() * res.lossValue();
         for (double x : Tensors.toDoubles(res.kl())) acc[1] += x;
-        acc[2] += (t1 - t0) / 1e9;
-        acc[3] += (t2 - t1) / 1e9;
     }
 
     private static long[] range(int start, int n) {

@@ -180,6 +180,14 @@ public final class SideThread implements AutoCloseable {
     private record Started<I, P>(I in, Pending<P> work) {}
 
     /**
+     * Where a {@link #pipeline}'s wall time went on the calling thread: forward, from the previous
+     * slot's end (or the pipeline's start) to the end of the slot's {@code ahead} call — its inputs,
+     * any inline side work, θ's forward, the wait for the side, the loss and the next slot's start —
+     * and backward, from there to the slot's end (all of a slot that never calls {@code ahead} is forward).
+     */
+    public record Seconds(double forward, double backward) {}
+
+    /**
      * Runs slots 0 … count − 1 on the calling thread, each in its own scope. Slot i's inputs are made
      * on the calling thread by {@code inputs} (the tensors {@code inputTensors} names outlive the call);
      * the work that does not depend on θ, {@code side} (the no-grad forwards; null: none), runs on the
@@ -189,9 +197,10 @@ public final class SideThread implements AutoCloseable {
      * it computes alone, in the same order on each thread, so the result does not depend on where the
      * side's work ran. A failing slot waits for the side's work and frees what it made.
      */
-    public <I, P> void pipeline(int count, IntFunction<I> inputs, Function<I, Tensor[]> inputTensors,
-                                Function<I, P> side, Function<P, Tensor[]> sideTensors, Slot<I, P> slot) {
+    public <I, P> Seconds pipeline(int count, IntFunction<I> inputs, Function<I, Tensor[]> inputTensors,
+                                   Function<I, P> side, Function<P, Tensor[]> sideTensors, Slot<I, P> slot) {
         Started<I, P> next = null;
+        long last = System.nanoTime(), forward = 0, backward = 0;
         for (int i = 0; i < count; i++)
             try (PointerScope scope = new PointerScope()) {
                 Started<I, P> cur = next != null ? next : start(i, inputs, inputTensors, side, sideTensors);
@@ -199,6 +208,7 @@ public final class SideThread implements AutoCloseable {
                 Scopes.adopt(inputTensors.apply(cur.in()));   // this slot's now
                 boolean[] joined = {cur.work() == null};
                 List<Started<I, P>> ahead = new ArrayList<>(1);
+                long[] split = {0};   // when the slot's ahead call ended: its forward's end
                 int s = i;
                 try {
                     slot.run(s, cur.in(), () -> {
@@ -207,6 +217,7 @@ public final class SideThread implements AutoCloseable {
                     }, () -> {
                         if (s + 1 < count && ahead.isEmpty() && concurrentNow())
                             ahead.add(start(s + 1, inputs, inputTensors, side, sideTensors));
+                        split[0] = System.nanoTime();
                     });
                 } catch (RuntimeException | Error e) {
                     if (!joined[0]) cur.work().abandon(e);
@@ -217,7 +228,12 @@ public final class SideThread implements AutoCloseable {
                     throw e;
                 }
                 next = ahead.isEmpty() ? null : ahead.get(0);
+                long end = System.nanoTime(), mid = split[0] == 0 ? end : split[0];
+                forward += mid - last;
+                backward += end - mid;
+                last = end;   // this slot's scope closes in the next slot's forward
             }
+        return new Seconds(forward / 1e9, backward / 1e9);
     }
 
     /** Slot i's inputs (owned by no scope until its slot adopts them) and its side work, started. */

@@ -197,4 +197,28 @@ class SideThreadTest {
             assertEquals(0, e.getSuppressed().length);
         }
     }
+
+    /** The calling thread's time splits at each slot's ahead call: before it forward, after it backward. */
+    @Test
+    void pipelineSplitsEachSlotsTimeAtItsAheadCall() {
+        try (SideThread side = SideThread.open(2, () -> 2)) {
+            SideThread.Seconds sec = side.pipeline(2, i -> Tensors.fromFloats(new float[] {i}, 1), x -> new Tensor[] {x},
+                    x -> x.mul(new Scalar(2.0)), y -> new Tensor[] {y}, (i, in, beside, ahead) -> {
+                        beside.get();
+                        sleep(30);
+                        ahead.run();
+                        sleep(80);
+                    });
+            assertTrue(sec.forward() >= 0.06 && sec.forward() < sec.backward(), "forward " + sec.forward() + " s, backward " + sec.backward() + " s");
+            assertTrue(sec.backward() >= 0.16, "backward " + sec.backward() + " s");
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 }
