@@ -18,6 +18,7 @@ import dev.editr1.kernels.Scopes;
 import dev.editr1.kernels.NftLossConfig;
 import dev.editr1.kernels.NftLossInputs;
 import dev.editr1.kernels.NftLossResult;
+import dev.editr1.kernels.NoiseKey;
 import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
 import dev.editr1.model.Conditioning;
@@ -47,7 +48,10 @@ import dev.editr1.model.EditingModel;
  * distribution); what changes is the batch gradient's variance: it is Σ_b A_b·∇ℓ_b with advantages
  * that sum to about 0 within a group, so the part of ∇ℓ that depends on ε and t but not on the
  * sample cancels instead of adding noise. Kept samples of one group share the key whether or not
- * the filter dropped their neighbours.
+ * the filter dropped their neighbours. With {@code rolloutNoise} every slot's ε is instead the noise the
+ * sample's rollout started from, so x_t lies on the straight line between the rollout's noise and
+ * its output (reflow's pairs); it lost quality where the default gains (experiments/README.md,
+ * "Training on the rollout's own noise").
  */
 public final class NftObjective implements Objective {
     private final EditingModel model;
@@ -60,6 +64,7 @@ public final class NftObjective implements Objective {
     private final boolean checkpoint;
     private final int noiseGroup;
     private final boolean highestSigmas;
+    private final boolean rolloutNoise;
     private final SideThread side;
 
     /**
@@ -69,10 +74,13 @@ public final class NftObjective implements Objective {
      * @param noiseGroup    1: every sample its own timesteps and ε; G (the group size): a group's samples share them
      * @param highestSigmas every sample trains on the perSample highest-σ grid timesteps (where a
      *                      sample's layout is decided) instead of a random perSample of them
+     * @param rolloutNoise  every slot's ε is the sample's own rollout noise (stream ROLLOUT, row = its id):
+     *                      x_t lies on the straight line from the noise the sampler started from to the
+     *                      output it reached, the pairs reflow trains on, instead of fresh ε
      * @param side          where the old and reference forwards run: inline before θ's, or beside it
      */
     public NftObjective(EditingModel model, KernelOps ops, NftLossConfig loss, double[] sigmas, int perSample, long seed,
-                        int microBatch, boolean checkpoint, int noiseGroup, boolean highestSigmas, SideThread side) {
+                        int microBatch, boolean checkpoint, int noiseGroup, boolean highestSigmas, boolean rolloutNoise, SideThread side) {
         if (noiseGroup < 1) throw new IllegalArgumentException("noiseGroup must be >= 1 (got " + noiseGroup + ")");
         this.model = model;
         this.ops = ops;
@@ -84,6 +92,7 @@ public final class NftObjective implements Objective {
         this.checkpoint = checkpoint;
         this.noiseGroup = noiseGroup;
         this.highestSigmas = highestSigmas;
+        this.rolloutNoise = rolloutNoise;
         this.side = side;
     }
 
@@ -152,14 +161,20 @@ public final class NftObjective implements Objective {
     private SlotInputs inputs(int epoch, int k, MicroBatch part) {
         int n = part.ids().length;
         float[] tv = new float[n];
-        long[] keys = new long[n];
-        for (int i = 0; i < n; i++) {
-            keys[i] = noiseId(part.ids()[i]);
-            tv[i] = (float) sigmas[timesteps(epoch, keys[i])[k]];
-        }
+        for (int i = 0; i < n; i++) tv[i] = (float) sigmas[timesteps(epoch, noiseId(part.ids()[i]))[k]];
         Tensor t = Tensors.fromFloats(tv, part.x0().device(), n);
-        return new SlotInputs(part, t, ops.forwardProcess(NoiseStreams.TRAIN.slot(seed, k), Tensors.fromLongs(keys, part.x0().device()),
-                part.x0(), t, true));
+        return new SlotInputs(part, t, forwardProcess(k, part.x0(), t, part.ids()));
+    }
+
+    /**
+     * x_t and ε of timestep slot k for samples ids at their t: ε from the slot's TRAIN stream, row
+     * = the sample's noise id; or with rolloutNoise the ROLLOUT stream, row = the sample's own id, the
+     * initial noise its rollout started from (Trainer: ROLLOUT.key(seed, first id), one row per sample).
+     */
+    ForwardResult forwardProcess(int k, Tensor x0, Tensor t, long[] ids) {
+        long[] rows = rolloutNoise ? ids : Arrays.stream(ids).map(this::noiseId).toArray();
+        NoiseKey key = rolloutNoise ? NoiseStreams.ROLLOUT.key(seed, 0) : NoiseStreams.TRAIN.slot(seed, k);
+        return ops.forwardProcess(key, Tensors.fromLongs(rows, x0.device()), x0, t, true);
     }
 
     /** The old and reference velocities at a slot's x_t (no grad; on the side thread, or inline before θ's graph exists). */

@@ -104,6 +104,8 @@ public final class TrainConfig {
                                          // expected gradient is unchanged, the ε noise common to a group cancels in Σ A·∇)
     public boolean highNoiseTimesteps = false;   // NFT: train the ⌊timestepFraction·N⌋ highest-σ grid timesteps, not a random
                                                  // ⌊timestepFraction·N⌋ (off: it gained less; experiments/README.md, "High-noise timesteps")
+    public boolean rolloutNoise = false;  // NFT: each sample's training ε is its own rollout noise (x_t on the line from the
+                                          // noise the sampler started from to its output, reflow's pairs), not fresh ε
 
     // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
     public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
@@ -202,6 +204,10 @@ public final class TrainConfig {
             p.add("highNoiseTimesteps picks DiffusionNFT's training timesteps; objective grpo trains its first SDE steps (set it false)");
         if (objective == ObjectiveKind.GRPO && groupNoise)
             p.add("groupNoise is DiffusionNFT's training noise; objective grpo trains on its rollouts' own SDE steps (set it false)");
+        if (objective == ObjectiveKind.GRPO && rolloutNoise)
+            p.add("rolloutNoise is DiffusionNFT's training noise; objective grpo trains on its rollouts' own SDE steps (set it false)");
+        if (groupNoise && rolloutNoise)
+            p.add("groupNoise and rolloutNoise both choose DiffusionNFT's training ε (a group's shared draw, or each sample's rollout noise): set one");
         if (groupSize < 2) p.add("groupSize must be >= 2: group advantages need at least two rollouts per prompt (got " + groupSize + ")");
         if (prompts < 1) p.add("prompts must be >= 1 (got " + prompts + ")");
         if (rolloutBatch < 1) p.add("rolloutBatch must be >= 1 (got " + rolloutBatch + ")");

@@ -145,7 +145,7 @@ public final class Trainer {
         NftLossConfig lc = new NftLossConfig(cfg.beta, cfg.advClipMax, cfg.klWeight, cfg.weightFloor, cfg.lossForm);
         objective = switch (cfg.objective) {
             case NFT -> new NftObjective(model, ctx.ops, lc, ctx.sigmas, cfg.timestepsPerSample(), cfg.seed, cfg.microBatch,
-                    cfg.gradientCheckpointing, cfg.groupNoise ? cfg.groupSize : 1, cfg.highNoiseTimesteps, ctx.side());
+                    cfg.gradientCheckpointing, cfg.groupNoise ? cfg.groupSize : 1, cfg.highNoiseTimesteps, cfg.rolloutNoise, ctx.side());
             case GRPO -> new GrpoObjective(model, ctx.ops, ctx.sigmas, cfg.sdeNoiseLevel, cfg.grpoClipRange, cfg.grpoKlWeight,
                     cfg.advClipMax, cfg.timestepsPerSample(), cfg.grpoEmaInterval, cfg.microBatch, cfg.gradientCheckpointing, ctx.side());
         };

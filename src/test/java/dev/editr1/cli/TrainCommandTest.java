@@ -51,6 +51,8 @@ public class TrainCommandTest {
                 {new String[] {"--set", "distHeartbeatTimeoutSeconds=0.1"}, "distHeartbeatTimeoutSeconds must be >= 0.5"},
                 {new String[] {"--objective", "grpo", "--set", "groupNoise=true"}, "groupNoise is DiffusionNFT's training noise"},
                 {new String[] {"--objective", "grpo", "--set", "highNoiseTimesteps=true"}, "highNoiseTimesteps picks DiffusionNFT's training timesteps"},
+                {new String[] {"--objective", "grpo", "--set", "rolloutNoise=true"}, "rolloutNoise is DiffusionNFT's training noise"},
+                {new String[] {"--set", "groupNoise=true", "--set", "rolloutNoise=true"}, "groupNoise and rolloutNoise both choose"},
                 {new String[] {"--objective", "grpo", "--set", "weighting=best"}, "weighting best picks DiffusionNFT's r"},
                 {new String[] {"--set", "advantageStd=prompt"}, "unknown advantageStd 'prompt' (epoch, group)"},
                 {new String[] {"--set", "extremes=-1"}, "extremes must be >= 0"},

@@ -141,7 +141,7 @@ class GrpoObjectiveTest {
         }
         // DiffusionNFT keeps the defaults: old-policy rollouts, every kept sample, the EMA every step
         Objective nft = new NftObjective(EditDiTTestAccess.trained(9), OPS, dev.editr1.kernels.NftLossConfig.DEFAULTS, SIGMAS, 3, 1, 0,
-                false, 1, false, SideThread.inline());
+                false, 1, false, false, SideThread.inline());
         assertEquals(Adapter.OLD, nft.rolloutAdapter());
         assertTrue(nft.trains(0.0));
         assertEquals(OldPolicySchedule.evalEmaDecay(6, 0.9), nft.evalEmaDecay(6, 0.9), 0.0);

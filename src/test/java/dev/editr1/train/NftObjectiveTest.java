@@ -34,7 +34,7 @@ class NftObjectiveTest {
 
     /** An NFT objective on the trained test model with seed 11, one pass, no checkpointing, random timesteps, inline forwards. */
     static NftObjective nft(EditDiT m, NftLossConfig loss, int perSample, int noiseGroup) {
-        return new NftObjective(m, OPS, loss, SIGMAS, perSample, 11, 0, false, noiseGroup, false, SideThread.inline());
+        return new NftObjective(m, OPS, loss, SIGMAS, perSample, 11, 0, false, noiseGroup, false, false, SideThread.inline());
     }
 
     static Result accumulate(int microBatch, boolean checkpoint) {
@@ -48,7 +48,7 @@ class NftObjectiveTest {
         Conditioning c = new Conditioning(Map.of("source", src, "text_ids", EditDiTTestAccess.ids(b)));
         Tensor r = Tensors.fromFloats(new float[] {0f, 0.2f, 0.5f, 0.7f, 1f, 0.9f, 0.4f}, b);
         long[] ids = {3, 17, 18, 40, 41, 90, 1L << 30};
-        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1, false, side);
+        NftObjective o = new NftObjective(m, OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, microBatch, checkpoint, 1, false, false, side);
         Objective.Stats s = o.accumulate(x0, c, r, 2, ids);
         float[][] g = m.lora().theta.tensors().stream().map(p -> Tensors.toFloats(p.grad())).toArray(float[][]::new);
         return new Result(s.loss(), s.kl(), g);
@@ -107,11 +107,43 @@ class NftObjectiveTest {
         assertEquals(0, grouped.noiseId(7), "epoch 0's first group");
     }
 
+    /**
+     * rolloutNoise: every slot's ε is the sample's rollout noise (the ROLLOUT stream at the sample's
+     * id, as the trainer's rollout chunks draw it from their first id on), bit for bit, whatever its
+     * place in the batch; by default each slot draws its own ε, which is not the rollout's.
+     */
+    @Test
+    void rolloutNoiseIsTheNoiseTheRolloutStartedFrom() {
+        long first = 3 * Trainer.TRAIN_ID_STRIDE + 40;
+        long[] ids = {first + 2, first, first + 5};
+        Tensor rollout = OPS.noise(NoiseStreams.ROLLOUT.key(11, first), dev.editr1.kernels.DType.F32, Tensors.cpu(), 6, 3, 16, 16);
+        Tensor x0 = EditDiTTestAccess.rnd(31, 3, 3, 16, 16), t = Tensors.fromFloats(new float[] {1f, 0.4f, 0.7f}, 3);
+        NftObjective coupled = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 5, 11, 0, false, 1, false,
+                true, SideThread.inline());
+        NftObjective fresh = nft(EditDiTTestAccess.trained(9), NftLossConfig.DEFAULTS, 5, 1);
+        for (int k : new int[] {0, 4}) {
+            float[] eps = Tensors.toFloats(coupled.forwardProcess(k, x0, t, ids).eps());
+            float[] own = Tensors.toFloats(fresh.forwardProcess(k, x0, t, ids).eps());
+            int d = eps.length / ids.length, same = 0;
+            for (int b = 0; b < ids.length; b++) {
+                float[] row = Tensors.toFloats(rollout.select(0, ids[b] - first));
+                for (int i = 0; i < d; i++) {
+                    assertEquals(Float.floatToRawIntBits(row[i]), Float.floatToRawIntBits(eps[b * d + i]), "slot " + k + " row " + b + " element " + i);
+                    if (row[i] == own[b * d + i]) same++;
+                }
+            }
+            assertTrue(same < 3, "fresh ε shares " + same + " values with the rollout's noise");
+        }
+        float[] xt = Tensors.toFloats(coupled.forwardProcess(2, x0, t, ids).xt());
+        float[] start = Tensors.toFloats(rollout.select(0, 2));
+        for (int i = 0; i < start.length; i++) assertEquals(start[i], xt[i], 1e-6f, "at t = 1 x_t is the rollout's starting point");
+    }
+
     /** highNoiseTimesteps: every sample, every epoch, the perSample noisiest grid timesteps; otherwise a random distinct set. */
     @Test
     void highNoiseTimestepsAreTheNoisiestForEverySample() {
         NftObjective random = nft(EditDiTTestAccess.trained(9), NftLossConfig.DEFAULTS, 3, 1);
-        NftObjective high = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1, true,
+        NftObjective high = new NftObjective(EditDiTTestAccess.trained(9), OPS, NftLossConfig.DEFAULTS, SIGMAS, 3, 11, 0, false, 1, true, false,
                 SideThread.inline());
         Set<String> drawn = new HashSet<>();
         for (int epoch = 0; epoch < 4; epoch++) for (long id = 0; id < 16; id++) {
