@@ -1,6 +1,5 @@
 package dev.editr1.train;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
@@ -150,15 +149,10 @@ public final class GrpoObjective implements Objective {
         Trajectory tr = kept.rollout();
         if (tr.steps() != trained)
             throw new IllegalArgumentException("GRPO needs rollouts that recorded " + trained + " steps, got " + tr.steps());
-        int v = (int) tr.batch(), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
+        int v = (int) tr.batch();
         Tensor adv = kept.advantage().clamp(new ScalarOptional(new Scalar(-advClipMax)), new ScalarOptional(new Scalar(advClipMax)));
-        List<MicroBatch> parts = new ArrayList<>();
-        for (int start = 0; start < v; start += mb) {
-            int n = Math.min(mb, v - start);
-            Tensor rows = Tensors.fromLongs(range(start, n), tr.x0().device());
-            parts.add(new MicroBatch(n == v ? tr : tr.select(rows), n == v ? kept.cond() : kept.cond().select(rows),
-                    n == v ? adv : adv.index_select(0, rows), (double) n / v));   // the kernel's loss is a mean over its n samples
-        }
+        List<MicroBatch> parts = Objective.microBatches(v, microBatch, tr.x0().device(),
+                rows -> new MicroBatch(rows.of(tr), rows.of(kept.cond()), rows.of(adv), rows.share()));
         double[] acc = new double[2];   // loss, kl·samples
         // slot i: micro-batch i / trained, step i % trained
         SideThread.Seconds sec = side.pipeline(parts.size() * trained, i -> inputs(i % trained, parts.get(i / trained)), StepInputs::tensors,
@@ -204,11 +198,5 @@ public final class GrpoObjective implements Objective {
         theta.backward().accept(res.grad().mul(new Scalar(part.share() / trained)));
         acc[0] += part.share() * res.lossValue();
         for (double z : Tensors.toDoubles(res.kl())) acc[1] += z;
-    }
-
-    private static long[] range(int start, int n) {
-        long[] r = new long[n];
-        for (int i = 0; i < n; i++) r[i] = start + i;
-        return r;
     }
 }

@@ -1,6 +1,5 @@
 package dev.editr1.train;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -131,15 +130,9 @@ public final class NftObjective implements Objective {
      * @param sampleIds each sample's global id (keys its training noise and timesteps)
      */
     public Stats accumulate(Tensor x0, Conditioning cond, Tensor r, int epoch, long[] sampleIds) {
-        int v = (int) x0.size(0), mb = microBatch > 0 ? Math.min(microBatch, v) : v;
-        List<MicroBatch> parts = new ArrayList<>();
-        for (int start = 0; start < v; start += mb) {
-            int n = Math.min(mb, v - start);
-            Tensor rows = Tensors.fromLongs(range(start, n), x0.device());
-            parts.add(new MicroBatch(n == v ? x0 : x0.index_select(0, rows), n == v ? cond : cond.select(rows),
-                    n == v ? r : r.index_select(0, rows), Arrays.copyOfRange(sampleIds, start, start + n),
-                    (double) n / v));   // the kernel's loss is a mean over its n samples
-        }
+        int v = (int) x0.size(0);
+        List<MicroBatch> parts = Objective.microBatches(v, microBatch, x0.device(), rows -> new MicroBatch(rows.of(x0), rows.of(cond),
+                rows.of(r), Arrays.copyOfRange(sampleIds, rows.start(), rows.start() + rows.n()), rows.share()));
         double[] acc = new double[2];   // loss, kl·samples
         // slot i: micro-batch i / perSample, timestep slot i % perSample
         SideThread.Seconds sec = side.pipeline(parts.size() * perSample, i -> inputs(epoch, i % perSample, parts.get(i / perSample)),
@@ -201,11 +194,5 @@ public final class NftObjective implements Objective {
         theta.backward().accept(res.grad().mul(new Scalar(part.share() / perSample)));
         acc[0] += part.share() * res.lossValue();
         for (double x : Tensors.toDoubles(res.kl())) acc[1] += x;
-    }
-
-    private static long[] range(int start, int n) {
-        long[] r = new long[n];
-        for (int i = 0; i < n; i++) r[i] = start + i;
-        return r;
     }
 }

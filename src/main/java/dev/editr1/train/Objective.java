@@ -1,6 +1,13 @@
 package dev.editr1.train;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
+
+import dev.editr1.kernels.Tensors;
 
 import dev.editr1.flow.Trajectory;
 import dev.editr1.kernels.NoiseKey;
@@ -67,4 +74,43 @@ public interface Objective {
      * objective that micro-batches must keep that normalization (divide by the whole call's count).
      */
     Stats accumulate(Batch kept);
+
+    /**
+     * Rows [start, start + n) of an epoch's V kept samples, one micro-batch: their indices (int64 [n]
+     * on the samples' device; null when the micro-batch is the whole batch, so nothing is copied) and
+     * their share n/V, the weight of the micro-batch's loss and gradient (the kernels average over
+     * their n samples, {@link #accumulate} over all V).
+     */
+    record Rows(Tensor index, int start, int n, double share) {
+        /** These rows of t [V, ...]. */
+        public Tensor of(Tensor t) {
+            return index == null ? t : t.index_select(0, index);
+        }
+
+        /** These rows of the conditioning (batch V). */
+        public Conditioning of(Conditioning c) {
+            return index == null ? c : c.select(index);
+        }
+
+        /** These rows of the rollouts (batch V). */
+        public Trajectory of(Trajectory tr) {
+            return index == null ? tr : tr.select(index);
+        }
+    }
+
+    /**
+     * V kept samples in micro-batches of {@code microBatch} (0 or ≥ V: one, the whole batch), each made
+     * by {@code part} from its rows, in order.
+     */
+    static <T> List<T> microBatches(int v, int microBatch, Device device, Function<Rows, T> part) {
+        int mb = microBatch > 0 ? Math.min(microBatch, v) : v;
+        List<T> parts = new ArrayList<>();
+        for (int start = 0; start < v; start += mb) {
+            int n = Math.min(mb, v - start);
+            long[] idx = new long[n];
+            for (int i = 0; i < n; i++) idx[i] = start + i;
+            parts.add(part.apply(new Rows(n == v ? null : Tensors.fromLongs(idx, device), start, n, (double) n / v)));
+        }
+        return parts;
+    }
 }
