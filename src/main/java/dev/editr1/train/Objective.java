@@ -7,10 +7,9 @@ import java.util.function.Function;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 
-import dev.editr1.kernels.Tensors;
-
 import dev.editr1.flow.Trajectory;
 import dev.editr1.kernels.NoiseKey;
+import dev.editr1.kernels.Tensors;
 import dev.editr1.model.Adapter;
 import dev.editr1.model.Conditioning;
 

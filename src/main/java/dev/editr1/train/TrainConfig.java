@@ -104,8 +104,9 @@ public final class TrainConfig {
                                          // expected gradient is unchanged, the ε noise common to a group cancels in Σ A·∇)
     public boolean highNoiseTimesteps = false;   // NFT: train the ⌊timestepFraction·N⌋ highest-σ grid timesteps, not a random
                                                  // ⌊timestepFraction·N⌋ (off: it gained less; experiments/README.md, "High-noise timesteps")
-    public boolean rolloutNoise = false;  // NFT: each sample's training ε is its own rollout noise (x_t on the line from the
-                                          // noise the sampler started from to its output, reflow's pairs), not fresh ε
+    public boolean rolloutNoise = false;  // NFT: each sample's training ε is its own rollout noise (x_t on the line from the noise
+                                          // the sampler started from to its output, reflow's pairs), not fresh ε (off: it lost
+                                          // quality; experiments/README.md, "Training on the rollout's own noise")
 
     // ---- Flow-GRPO (objective grpo; SPEC §3 SDE step, §7 baseline)
     public double sdeNoiseLevel = 0.7;   // a of the SDE rollout step
